@@ -1,0 +1,67 @@
+# enevo — GNU Makefile. `make` builds ./enevo; `make run`, `make test`,
+# `make asan`, `make bench`. `make run` and `make test` first install missing
+# Debian packages (as root) via scripts/deps.sh.
+
+CC       ?= cc
+BUILD    ?= build
+OPT      ?= -O3
+CFLAGS   ?= $(OPT) -g
+WARN     := -Wall -Wextra -Wshadow -Werror
+ALLCFLAGS = -std=c11 $(WARN) $(CFLAGS) -fopenmp -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+            -Iinclude -Isrc -MMD -MP
+LDLIBS   := -ldnnl -lopenblas -lcjson -lyaml -lz -lm -fopenmp
+
+SRC      := $(sort $(wildcard src/*/*.c src/*/*/*.c src/*/*/*/*.c))
+OBJ      := $(SRC:%.c=$(BUILD)/%.o)
+TEST_SRC := $(sort $(wildcard tests/*.c))
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
+
+.PHONY: all deps run test check asan bench clean format
+
+all: enevo
+
+enevo: $(BUILD)/enevo
+	cp $< $@
+
+$(BUILD)/enevo: $(OBJ) $(BUILD)/tools/enevo.o
+	$(CC) $(ALLCFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/enevo-tests: $(OBJ) $(TEST_OBJ)
+	$(CC) $(ALLCFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -c -o $@ $<
+
+deps:
+	@scripts/deps.sh
+
+# The default job: train the default network on Fashion-MNIST.
+RUN_ARGS ?= bench/small.phen --epochs 1
+run: deps
+	$(MAKE) --no-print-directory enevo
+	./enevo train $(RUN_ARGS)
+
+test: deps
+	$(MAKE) --no-print-directory $(BUILD)/enevo-tests enevo
+	@tests/run
+
+check: test
+
+asan: deps
+	$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
+	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  build-asan/enevo-tests build-asan/enevo
+	ENEVO_TEST_BIN=build-asan/enevo-tests ENEVO_BIN=build-asan/enevo \
+	  ASAN_OPTIONS=detect_leaks=1 tests/run
+
+bench: deps enevo
+	bench/run.sh
+
+format:
+	clang-format -i $(SRC) $(TEST_SRC) tools/*.c include/enevo/*.h
+
+clean:
+	rm -rf build build-asan enevo
+
+-include $(OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/tools/enevo.d

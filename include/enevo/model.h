@@ -1,0 +1,48 @@
+/* enevo/model.h — the model file: a trained network on disk.
+ *
+ *     struct enevo_model_file m = {.phenotype = text, .params = p, .n_params = n, ...};
+ *     enevo_model_save("small.enevo", &m, err, sizeof err);
+ *     struct enevo_model_file r;
+ *     enevo_model_load("small.enevo", &r, err, sizeof err);  // r owns its buffers
+ *     enevo_model_file_free(&r);
+ *
+ * Layout (little-endian), see docs/FORMATS.md:
+ *   magic "ENEVOMDL" (8 bytes), u32 version (1), u32 header bytes,
+ *   header: i32 in_c, in_h, in_w, n_classes; f32 mean, std;
+ *           u64 phenotype bytes, u64 n_params, u64 n_stats;
+ *   phenotype text (no NUL), f32 params[n_params], f32 stats[n_stats],
+ *   u32 CRC32 (zlib) of everything before it.
+ * Saved atomically: temp file, fsync, rename.
+ */
+#ifndef ENEVO_MODEL_H
+#define ENEVO_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "enevo/error.h"
+
+#define ENEVO_MODEL_MAGIC "ENEVOMDL"
+#define ENEVO_MODEL_VERSION 1u
+
+struct enevo_model_file {
+    int in_c, in_h, in_w, n_classes;
+    float mean, std;    /* input normalisation the model was trained with */
+    char *phenotype;    /* NUL-terminated */
+    float *params;      /* [n_params] flat parameter block */
+    size_t n_params;
+    float *stats;       /* [n_stats] batch-norm running statistics */
+    size_t n_stats;
+};
+
+int enevo_model_save(const char *path, const struct enevo_model_file *m, char *err, size_t errlen);
+/* Checks magic, version, sizes against the file length, and the CRC; says
+ * which is wrong. On success *m owns phenotype, params, stats. */
+int enevo_model_load(const char *path, struct enevo_model_file *m, char *err, size_t errlen);
+void enevo_model_file_free(struct enevo_model_file *m);
+
+/* Write `size` bytes to `path` atomically (temp file in the same directory,
+ * fsync, rename). Shared by model files and checkpoints. */
+int enevo_write_atomic(const char *path, const void *data, size_t size, char *err, size_t errlen);
+
+#endif
