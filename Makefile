@@ -4,7 +4,7 @@
 
 CC       ?= cc
 BUILD    ?= build
-OPT      ?= -O3
+OPT      ?= -O3 -fno-math-errno
 CFLAGS   ?= $(OPT) -g
 WARN     := -Wall -Wextra -Wshadow -Werror
 ALLCFLAGS = -std=c11 $(WARN) $(CFLAGS) -fopenmp -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \

@@ -1,0 +1,200 @@
+/* The backend-independent network: plan, flat parameter block, parameter
+ * initialisation and the fused softmax + cross-entropy loss. */
+#include "enevo/net.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/backend.h"
+#include "nn/plan.h"
+
+struct enevo_net {
+    struct enevo_plan plan;
+    struct enevo_net_opts opts;
+    const struct enevo_backend *backend;
+    void *impl;
+    float *block;  /* params [n_params] | grads [n_params] | stats [n_stats] */
+    float *params, *grads, *stats;
+    float *logits; /* [batch, classes] */
+    float *dlogits;
+    struct enevo_param_seg *segs;
+    int n_segs;
+};
+
+int enevo_net_create(const struct enevo_phenotype *p, struct enevo_shape input, int n_classes,
+                     const struct enevo_net_opts *opts, struct enevo_net **out, char *err,
+                     size_t errlen)
+{
+    *out = NULL;
+    if (opts->batch < 1)
+        return enevo_errf(err, errlen, ENEVO_EINVAL, "batch size must be >= 1, got %d",
+                          opts->batch);
+    struct enevo_net *net = calloc(1, sizeof *net);
+    if (!net)
+        return enevo_errf(err, errlen, ENEVO_ENOMEM, "out of memory");
+    net->opts = *opts;
+    int rc = enevo_plan_build(p, input, n_classes, &net->plan, err, errlen);
+    if (rc) {
+        free(net);
+        return rc;
+    }
+    const struct enevo_plan *plan = &net->plan;
+    size_t np = plan->n_params, ns = plan->n_stats;
+    size_t total = np * (opts->training ? 2 : 1) + ns;
+    size_t nl = (size_t)opts->batch * (size_t)n_classes;
+    net->block = calloc(total ? total : 1, sizeof(float));
+    net->logits = calloc(nl, sizeof(float));
+    net->dlogits = calloc(nl, sizeof(float));
+    net->segs = calloc((size_t)plan->n * 2 + 1, sizeof *net->segs);
+    if (!net->block || !net->logits || !net->dlogits || !net->segs) {
+        enevo_net_free(net);
+        return enevo_errf(err, errlen, ENEVO_ENOMEM,
+                          "out of memory: %zu parameters at batch %d", np, opts->batch);
+    }
+    net->params = net->block;
+    net->grads = opts->training ? net->block + np : NULL;
+    net->stats = net->block + np * (opts->training ? 2 : 1);
+    for (int i = 0; i < plan->n; i++) {
+        const struct enevo_plan_node *n = &plan->nodes[i];
+        bool bn = n->spec.kind == ENEVO_LAYER_BATCH_NORM;
+        if (n->w_count)
+            net->segs[net->n_segs++] = (struct enevo_param_seg){n->w_off, n->w_count, bn};
+        if (n->b_count)
+            net->segs[net->n_segs++] = (struct enevo_param_seg){n->b_off, n->b_count, true};
+    }
+    net->backend = enevo_backend_get("cpu");
+    rc = net->backend->create(plan, opts, net->params, net->grads, net->stats, &net->impl, err,
+                              errlen);
+    if (rc) {
+        enevo_net_free(net);
+        return rc;
+    }
+    *out = net;
+    return 0;
+}
+
+void enevo_net_free(struct enevo_net *net)
+{
+    if (!net)
+        return;
+    if (net->impl)
+        net->backend->destroy(net->impl);
+    enevo_plan_free(&net->plan);
+    free(net->block);
+    free(net->logits);
+    free(net->dlogits);
+    free(net->segs);
+    free(net);
+}
+
+void enevo_net_init_params(struct enevo_net *net, enevo_rng *rng)
+{
+    for (int i = 0; i < net->plan.n; i++) {
+        const struct enevo_plan_node *n = &net->plan.nodes[i];
+        float *w = net->params + n->w_off;
+        float *b = net->params + n->b_off;
+        if (n->spec.kind == ENEVO_LAYER_BATCH_NORM) {
+            for (size_t k = 0; k < n->w_count; k++) {
+                w[k] = 1.0f;
+                b[k] = 0.0f;
+            }
+            float *mean = net->stats + n->s_off, *var = mean + n->w_count;
+            for (size_t k = 0; k < n->w_count; k++) {
+                mean[k] = 0.0f;
+                var[k] = 1.0f;
+            }
+            continue;
+        }
+        if (!n->w_count)
+            continue;
+        int out = n->out_shape.c;
+        double fan_in = (double)n->w_count / out;
+        double fan_out = n->spec.kind == ENEVO_LAYER_CONV
+                             ? (double)out * n->spec.kernel_size * n->spec.kernel_size
+                             : out;
+        if (n->spec.act == ENEVO_ACT_RELU) {
+            /* He: keeps activation variance through relu layers. */
+            float sd = (float)sqrt(2.0 / fan_in);
+            for (size_t k = 0; k < n->w_count; k++)
+                w[k] = sd * enevo_rng_normal(rng);
+        } else {
+            /* Glorot: for linear, sigmoid and softmax outputs. */
+            float lim = (float)sqrt(6.0 / (fan_in + fan_out));
+            for (size_t k = 0; k < n->w_count; k++)
+                w[k] = lim * (2.0f * enevo_rng_uniform(rng) - 1.0f);
+        }
+        for (size_t k = 0; k < n->b_count; k++)
+            b[k] = 0.0f;
+    }
+}
+
+int enevo_net_forward(struct enevo_net *net, const float *x, bool train, uint64_t dropout_key)
+{
+    if (train && !net->opts.training)
+        return ENEVO_EINVAL;
+    return net->backend->forward(net->impl, x, train, dropout_key, net->logits);
+}
+
+const float *enevo_net_logits(const struct enevo_net *net)
+{
+    return net->logits;
+}
+
+double enevo_net_loss(struct enevo_net *net, const uint8_t *labels, int n, int *correct)
+{
+    int k = net->plan.n_classes, batch = net->opts.batch;
+    double total = 0;
+    int hits = 0;
+    for (int i = 0; i < batch; i++) {
+        const float *z = net->logits + (size_t)i * k;
+        float *dz = net->dlogits + (size_t)i * k;
+        if (i >= n) {
+            memset(dz, 0, sizeof(float) * (size_t)k);
+            continue;
+        }
+        /* log-sum-exp around the max: stable for any logit scale. */
+        int arg = 0;
+        for (int j = 1; j < k; j++)
+            if (z[j] > z[arg])
+                arg = j;
+        double m = z[arg], s = 0;
+        for (int j = 0; j < k; j++)
+            s += exp((double)z[j] - m);
+        double lse = m + log(s);
+        int y = labels[i];
+        total += lse - z[y];
+        hits += arg == y;
+        for (int j = 0; j < k; j++)
+            dz[j] = (float)((exp((double)z[j] - lse) - (j == y)) / n);
+    }
+    if (correct)
+        *correct += hits;
+    return n ? total / n : 0.0;
+}
+
+int enevo_net_backward(struct enevo_net *net)
+{
+    return net->backend->backward(net->impl, net->dlogits);
+}
+
+float *enevo_net_params(struct enevo_net *net) { return net->params; }
+float *enevo_net_grads(struct enevo_net *net) { return net->grads; }
+size_t enevo_net_param_count(const struct enevo_net *net) { return net->plan.n_params; }
+float *enevo_net_stats(struct enevo_net *net) { return net->stats; }
+size_t enevo_net_stats_count(const struct enevo_net *net) { return net->plan.n_stats; }
+double enevo_net_flops(const struct enevo_net *net) { return net->plan.flops; }
+int enevo_net_batch(const struct enevo_net *net) { return net->opts.batch; }
+int enevo_net_classes(const struct enevo_net *net) { return net->plan.n_classes; }
+struct enevo_shape enevo_net_input_shape(const struct enevo_net *net) { return net->plan.input; }
+
+const struct enevo_param_seg *enevo_net_segments(const struct enevo_net *net, int *n)
+{
+    *n = net->n_segs;
+    return net->segs;
+}
+
+size_t enevo_net_arena_bytes(const struct enevo_net *net)
+{
+    return net->backend->arena_bytes(net->impl);
+}

@@ -1,0 +1,42 @@
+/* src/nn/plan.h — the backend-independent description of a network: the
+ * phenotype's layers plus any shape-fix layers, with shapes, padding and
+ * offsets into the flat parameter and statistics blocks. Backends build
+ * their executors from it. Internal. */
+#ifndef ENEVO_PLAN_H
+#define ENEVO_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "enevo/phenotype.h"
+
+struct enevo_plan_node {
+    struct enevo_layer_spec spec; /* kind, sizes, act, bias; inputs unused */
+    int stride, pad_l, pad_r;     /* effective, same for both spatial axes */
+    int n_in;
+    int in[ENEVO_MAX_INPUTS];     /* plan node indices; -1 = the image */
+    struct enevo_shape in_shape, out_shape;
+    bool in_is_flat;              /* input comes from an fc (a [N, C] tensor) */
+    size_t w_off, w_count;        /* conv/fc weights, bn scale */
+    size_t b_off, b_count;        /* bias, bn shift (count 0 = none) */
+    size_t s_off, s_count;        /* bn running mean then variance */
+    int phen_id;                  /* phenotype layer id; -1 for a fix layer */
+    int n_consumers;
+    double flops;                 /* forward FLOPs per image */
+};
+
+struct enevo_plan {
+    int n;
+    struct enevo_plan_node *nodes; /* topological: every input precedes its consumer */
+    struct enevo_shape input;
+    int n_classes;
+    int output;                    /* plan index of the output fc */
+    size_t n_params, n_stats;
+    double flops;
+};
+
+int enevo_plan_build(const struct enevo_phenotype *p, struct enevo_shape input, int n_classes,
+                     struct enevo_plan *out, char *err, size_t errlen);
+void enevo_plan_free(struct enevo_plan *plan);
+
+#endif
