@@ -1,0 +1,63 @@
+/* enevo/train.h — the training loop and evaluation.
+ *
+ *     struct enevo_train_opts o = enevo_train_defaults();
+ *     o.epochs = 10; o.patience = 5; o.seed = 42;
+ *     struct enevo_train_result r;
+ *     if (enevo_train(net, &optim, &split.train, &split.validation, &o, &r, err, sizeof err)) ...
+ *     double acc, loss;
+ *     enevo_evaluate(net, &data.test, &acc, &loss);
+ *
+ * Each epoch reshuffles the training set from (seed, epoch) and runs every
+ * full batch (the remainder, fewer than one batch, is left out of that
+ * epoch; the next shuffle covers it). After each epoch the validation loss
+ * is measured; training stops after `patience` epochs without improvement
+ * and the weights (and batch-norm statistics) of the best epoch are
+ * restored. Bit-for-bit deterministic for one seed and one thread count.
+ */
+#ifndef ENEVO_TRAIN_H
+#define ENEVO_TRAIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "enevo/data.h"
+#include "enevo/net.h"
+#include "enevo/optim.h"
+
+struct enevo_train_opts {
+    int epochs;      /* cap */
+    int patience;    /* early stopping; 0 = never stop early */
+    uint64_t seed;   /* shuffling and dropout */
+    FILE *log;       /* one line per epoch (NULL = quiet) */
+    bool progress;   /* a live bar on stderr (only when stderr is a terminal) */
+    double max_seconds; /* > 0: stop after the first epoch past this budget
+                           (ENERGIZE's time budget; not reproducible) */
+};
+
+struct enevo_train_result {
+    int epochs;            /* epochs run */
+    int best_epoch;        /* 1-based; its weights are the ones kept */
+    double best_val_loss;  /* NaN when there is no validation set */
+    double best_val_accuracy;
+    double last_train_loss;
+    double seconds;        /* training time, validation excluded */
+    double images_per_s;   /* training throughput */
+    bool stopped_early;
+};
+
+struct enevo_train_opts enevo_train_defaults(void);
+
+int enevo_train(struct enevo_net *net, struct enevo_optim *optim, const struct enevo_dataset *train,
+                const struct enevo_dataset *val, const struct enevo_train_opts *opts,
+                struct enevo_train_result *res, char *err, size_t errlen);
+
+/* Accuracy and mean loss over all of d, in evaluation mode (the last partial
+ * batch is padded, and the padding ignored). images_per_s may be NULL. */
+int enevo_evaluate(struct enevo_net *net, const struct enevo_dataset *d, double *accuracy,
+                   double *loss, double *images_per_s);
+
+/* Monotonic seconds. */
+double enevo_now(void);
+
+#endif

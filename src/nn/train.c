@@ -1,0 +1,204 @@
+#include "enevo/train.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "enevo/rng.h"
+
+double enevo_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+struct enevo_train_opts enevo_train_defaults(void)
+{
+    return (struct enevo_train_opts){.epochs = 10, .patience = 5, .seed = 42};
+}
+
+static void gather(const struct enevo_dataset *d, const int *idx, int n, int batch, float *x,
+                   uint8_t *y)
+{
+    size_t img = (size_t)d->c * d->h * d->w;
+    for (int i = 0; i < n; i++) {
+        memcpy(x + (size_t)i * img, d->x + (size_t)idx[i] * img, sizeof(float) * img);
+        y[i] = d->y[idx[i]];
+    }
+    if (n < batch)
+        memset(x + (size_t)n * img, 0, sizeof(float) * img * (size_t)(batch - n));
+}
+
+int enevo_evaluate(struct enevo_net *net, const struct enevo_dataset *d, double *accuracy,
+                   double *loss, double *images_per_s)
+{
+    int batch = enevo_net_batch(net);
+    size_t img = (size_t)d->c * d->h * d->w;
+    float *pad = NULL;
+    int correct = 0;
+    double total = 0, t0 = enevo_now();
+    for (int start = 0; start < d->n; start += batch) {
+        int n = d->n - start < batch ? d->n - start : batch;
+        const float *x = d->x + (size_t)start * img;
+        if (n < batch) {
+            /* The net has a fixed batch: pad the tail with zeros. */
+            if (!pad && !(pad = calloc((size_t)batch * img, sizeof(float))))
+                return ENEVO_ENOMEM;
+            memcpy(pad, x, sizeof(float) * img * (size_t)n);
+            x = pad;
+        }
+        int rc = enevo_net_forward(net, x, false, 0);
+        if (rc) {
+            free(pad);
+            return rc;
+        }
+        total += enevo_net_loss(net, d->y + start, n, &correct) * n;
+    }
+    double dt = enevo_now() - t0;
+    free(pad);
+    if (accuracy)
+        *accuracy = d->n ? (double)correct / d->n : 0;
+    if (loss)
+        *loss = d->n ? total / d->n : 0;
+    if (images_per_s)
+        *images_per_s = dt > 0 ? d->n / dt : 0;
+    return 0;
+}
+
+static void progress_bar(int epoch, int epochs, int done, int total, double ips, double loss,
+                         double eta)
+{
+    char bar[31];
+    int fill = total ? (int)(30.0 * done / total) : 30;
+    for (int i = 0; i < 30; i++)
+        bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
+    bar[30] = 0;
+    fprintf(stderr, "\repoch %d/%d [%s] %3d%% %7.0f img/s  loss %.4f  ETA %4.0fs ", epoch, epochs,
+            bar, total ? 100 * done / total : 100, ips, loss, eta);
+    fflush(stderr);
+}
+
+int enevo_train(struct enevo_net *net, struct enevo_optim *optim, const struct enevo_dataset *train,
+                const struct enevo_dataset *val, const struct enevo_train_opts *opts,
+                struct enevo_train_result *res, char *err, size_t errlen)
+{
+    memset(res, 0, sizeof *res);
+    res->best_val_loss = NAN;
+    int batch = enevo_net_batch(net);
+    int steps = train->n / batch;
+    if (steps < 1)
+        return enevo_errf(err, errlen, ENEVO_EINVAL,
+                          "the training set (%d images) is smaller than one batch (%d)", train->n,
+                          batch);
+    size_t img = (size_t)train->c * train->h * train->w;
+    size_t np = enevo_net_param_count(net), ns = enevo_net_stats_count(net);
+    float *x = malloc(sizeof(float) * img * (size_t)batch);
+    uint8_t *y = malloc((size_t)batch);
+    int *order = malloc(sizeof(int) * (size_t)train->n);
+    float *best = malloc(sizeof(float) * (np + ns + 1));
+    if (!x || !y || !order || !best) {
+        free(x);
+        free(y);
+        free(order);
+        free(best);
+        return enevo_errf(err, errlen, ENEVO_ENOMEM, "out of memory");
+    }
+    bool bar = opts->progress && isatty(STDERR_FILENO);
+    bool have_val = val && val->n > 0;
+    int rc = 0, since_best = 0;
+    double train_time = 0;
+    for (int epoch = 1; epoch <= opts->epochs && !rc; epoch++) {
+        enevo_rng r;
+        enevo_rng_seed3(&r, opts->seed, ENEVO_STREAM_SHUFFLE, (uint64_t)epoch, 0);
+        for (int i = 0; i < train->n; i++)
+            order[i] = i;
+        enevo_rng_shuffle(&r, order, train->n);
+        double t0 = enevo_now(), loss_sum = 0, last_bar = 0;
+        for (int s = 0; s < steps; s++) {
+            gather(train, order + (size_t)s * batch, batch, batch, x, y);
+            uint64_t key = enevo_rng_u64(&r);
+            if ((rc = enevo_net_forward(net, x, true, key)))
+                break;
+            double l = enevo_net_loss(net, y, batch, NULL);
+            if (!isfinite(l)) {
+                rc = ENEVO_ENUMERIC;
+                break;
+            }
+            loss_sum += l;
+            if ((rc = enevo_net_backward(net)))
+                break;
+            enevo_optim_step(optim, enevo_net_params(net), enevo_net_grads(net));
+            double now = enevo_now();
+            if (bar && (now - last_bar > 0.2 || s == steps - 1)) {
+                double el = now - t0, ips = (s + 1) * (double)batch / el;
+                double eta = el / (s + 1) * (steps - s - 1);
+                progress_bar(epoch, opts->epochs, s + 1, steps, ips, loss_sum / (s + 1), eta);
+                last_bar = now;
+            }
+        }
+        double dt = enevo_now() - t0;
+        train_time += dt;
+        if (bar)
+            fputc('\n', stderr);
+        if (rc == ENEVO_ENUMERIC) {
+            rc = enevo_errf(err, errlen, rc,
+                            "training diverged in epoch %d (the loss is not finite); a lower "
+                            "learning rate may help",
+                            epoch);
+            break;
+        }
+        if (rc) {
+            enevo_errf(err, errlen, rc, "training failed in epoch %d", epoch);
+            break;
+        }
+        res->epochs = epoch;
+        res->last_train_loss = loss_sum / steps;
+        double vacc = NAN, vloss = NAN;
+        if (have_val && (rc = enevo_evaluate(net, val, &vacc, &vloss, NULL))) {
+            enevo_errf(err, errlen, rc, "validation failed in epoch %d", epoch);
+            break;
+        }
+        bool improved = !have_val || !(vloss >= res->best_val_loss) || epoch == 1;
+        if (have_val && !isfinite(vloss))
+            improved = false;
+        if (improved) {
+            res->best_epoch = epoch;
+            res->best_val_loss = vloss;
+            res->best_val_accuracy = vacc;
+            memcpy(best, enevo_net_params(net), sizeof(float) * np);
+            memcpy(best + np, enevo_net_stats(net), sizeof(float) * ns);
+            since_best = 0;
+        } else {
+            since_best++;
+        }
+        if (opts->log) {
+            fprintf(opts->log, "epoch %d/%d: train loss %.4f", epoch, opts->epochs,
+                    res->last_train_loss);
+            if (have_val)
+                fprintf(opts->log, ", val loss %.4f, val acc %.2f%%%s", vloss, 100 * vacc,
+                        improved ? " *" : "");
+            fprintf(opts->log, ", %.0f img/s, %.1f s\n", steps * (double)batch / dt, dt);
+            fflush(opts->log);
+        }
+        if (have_val && opts->patience > 0 && since_best >= opts->patience) {
+            res->stopped_early = true;
+            break;
+        }
+        if (opts->max_seconds > 0 && train_time >= opts->max_seconds)
+            break;
+    }
+    if (!rc && res->best_epoch > 0) {
+        memcpy(enevo_net_params(net), best, sizeof(float) * np);
+        memcpy(enevo_net_stats(net), best + np, sizeof(float) * ns);
+    }
+    res->seconds = train_time;
+    res->images_per_s = train_time > 0 ? res->epochs * (double)steps * batch / train_time : 0;
+    free(x);
+    free(y);
+    free(order);
+    free(best);
+    return rc;
+}

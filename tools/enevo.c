@@ -1,0 +1,641 @@
+/* enevo — the command-line tool. Commands come from one table; each parses
+ * its own flags. Usage errors exit 2; data, phenotype and model errors 1. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "enevo/data.h"
+#include "enevo/model.h"
+#include "enevo/net.h"
+#include "enevo/optim.h"
+#include "enevo/phenotype.h"
+#include "enevo/rng.h"
+#include "enevo/train.h"
+
+#define ENEVO_VERSION "0.1.0"
+
+enum { EXIT_USAGE = 2 };
+
+/* Flags every command may take; each command says which it accepts. */
+struct args {
+    const char *positional;
+    const char *dataset;
+    const char *save;
+    int epochs, batch_size, train_subset, threads, resize;
+    double seconds;
+    uint64_t seed;
+    bool json;
+    bool seed_set;
+};
+
+enum flag_bit {
+    F_DATASET = 1 << 0,
+    F_EPOCHS = 1 << 1,
+    F_BATCH = 1 << 2,
+    F_SUBSET = 1 << 3,
+    F_SEED = 1 << 4,
+    F_THREADS = 1 << 5,
+    F_SAVE = 1 << 6,
+    F_JSON = 1 << 7,
+    F_SECONDS = 1 << 8,
+    F_RESIZE = 1 << 9,
+};
+
+struct command {
+    const char *name;
+    int (*run)(const struct args *a);
+    const char *usage;
+    const char *help;
+    unsigned flags;
+};
+
+static const struct command *find_command(const char *name);
+
+static int usage_error(const struct command *c, const char *fmt, const char *what)
+{
+    fprintf(stderr, "enevo %s: ", c->name);
+    fprintf(stderr, fmt, what);
+    fprintf(stderr, "\nusage: enevo %s\n", c->usage);
+    return EXIT_USAGE;
+}
+
+static bool parse_int(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+static int parse_args(const struct command *c, int argc, char **argv, struct args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->dataset = ENEVO_DEFAULT_DATASET;
+    a->seed = 42;
+    a->seconds = 3;
+    static const struct {
+        const char *name;
+        unsigned bit;
+        long lo, hi;
+    } ints[] = {
+        {"--epochs", F_EPOCHS, 1, 100000},      {"--batch-size", F_BATCH, 1, 65536},
+        {"--train-subset", F_SUBSET, 1, INT_MAX}, {"--threads", F_THREADS, 1, 1024},
+        {"--resize", F_RESIZE, 4, 1024},
+    };
+    for (int i = 0; i < argc; i++) {
+        const char *f = argv[i];
+        if (f[0] != '-' || !f[1]) {
+            if (a->positional)
+                return usage_error(c, "unexpected argument '%s'", f);
+            a->positional = f;
+            continue;
+        }
+        if (!strcmp(f, "--json") && (c->flags & F_JSON)) {
+            a->json = true;
+            continue;
+        }
+        if (!strcmp(f, "-h") || !strcmp(f, "--help")) {
+            printf("usage: enevo %s\n\n%s\n", c->usage, c->help);
+            exit(0);
+        }
+        bool known = false;
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        for (size_t k = 0; k < sizeof ints / sizeof ints[0]; k++) {
+            if (strcmp(f, ints[k].name) || !(c->flags & ints[k].bit))
+                continue;
+            long x;
+            if (!v)
+                return usage_error(c, "%s needs a value", f);
+            if (!parse_int(v, ints[k].lo, ints[k].hi, &x)) {
+                fprintf(stderr, "enevo %s: %s expects an integer in [%ld, %ld], got '%s'\n",
+                        c->name, f, ints[k].lo, ints[k].hi, v);
+                return EXIT_USAGE;
+            }
+            int *dst = ints[k].bit == F_EPOCHS   ? &a->epochs
+                       : ints[k].bit == F_BATCH  ? &a->batch_size
+                       : ints[k].bit == F_SUBSET ? &a->train_subset
+                       : ints[k].bit == F_THREADS ? &a->threads
+                                                 : &a->resize;
+            *dst = (int)x;
+            known = true;
+            i++;
+            break;
+        }
+        if (known)
+            continue;
+        if (!v && ((!strcmp(f, "--seed") && (c->flags & F_SEED)) ||
+                   (!strcmp(f, "--dataset") && (c->flags & F_DATASET)) ||
+                   (!strcmp(f, "--save") && (c->flags & F_SAVE)) ||
+                   (!strcmp(f, "--seconds") && (c->flags & F_SECONDS))))
+            return usage_error(c, "%s needs a value", f);
+        if (!strcmp(f, "--seed") && (c->flags & F_SEED)) {
+            char *end;
+            errno = 0;
+            unsigned long long s = strtoull(v, &end, 10);
+            if (errno || end == v || *end || v[0] == '-')
+                return usage_error(c, "--seed expects a non-negative integer, got '%s'", v);
+            a->seed = s;
+            a->seed_set = true;
+            i++;
+        } else if (!strcmp(f, "--dataset") && (c->flags & F_DATASET)) {
+            a->dataset = argv[++i];
+        } else if (!strcmp(f, "--save") && (c->flags & F_SAVE)) {
+            a->save = argv[++i];
+        } else if (!strcmp(f, "--seconds") && (c->flags & F_SECONDS)) {
+            char *end;
+            a->seconds = strtod(v, &end);
+            if (end == v || *end || !(a->seconds > 0) || a->seconds > 3600)
+                return usage_error(c, "--seconds expects a number in (0, 3600], got '%s'", v);
+            i++;
+        } else {
+            return usage_error(c, "unknown option '%s'", f);
+        }
+    }
+    if (!a->positional)
+        return usage_error(c, "%s", "missing argument");
+    if (a->threads > 0)
+        omp_set_num_threads(a->threads);
+    return 0;
+}
+
+static int fail(const char *cmd, const char *err, int rc)
+{
+    fprintf(stderr, "enevo %s: %s (%s)\n", cmd, err, enevo_strerror(rc));
+    return 1;
+}
+
+static long peak_rss_kib(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+static void print_json(cJSON *o)
+{
+    char *s = cJSON_PrintUnformatted(o);
+    if (s)
+        printf("%s\n", s);
+    free(s);
+    cJSON_Delete(o);
+}
+
+/* Load the dataset (optionally resized) or report why not. */
+static int load_data(const char *cmd, const struct args *a, struct enevo_data *d)
+{
+    char err[ENEVO_ERR_LEN];
+    int rc = enevo_data_load(a->dataset, d, err, sizeof err);
+    if (rc)
+        return fail(cmd, err, rc);
+    if (a->resize &&
+        ((rc = enevo_dataset_resize(&d->train, a->resize, err, sizeof err)) ||
+         (rc = enevo_dataset_resize(&d->test, a->resize, err, sizeof err)))) {
+        enevo_data_free(d);
+        return fail(cmd, err, rc);
+    }
+    return 0;
+}
+
+static int cmd_train(const struct args *a)
+{
+    char err[ENEVO_ERR_LEN];
+    struct enevo_phenotype p;
+    int rc = enevo_phenotype_load(a->positional, &p, err, sizeof err);
+    if (rc)
+        return fail("train", err, rc);
+    if (a->epochs)
+        p.learning.epochs = a->epochs;
+    if (a->batch_size)
+        p.learning.batch_size = a->batch_size;
+    struct enevo_data d;
+    if (load_data("train", a, &d)) {
+        enevo_phenotype_free(&p);
+        return 1;
+    }
+    int status = 1;
+    struct enevo_split split = {0};
+    struct enevo_dataset subset = {0};
+    struct enevo_net *net = NULL, *infer = NULL;
+    struct enevo_optim opt = {0};
+    double t_start = enevo_now();
+    int n_train = 42000, n_val = 12000, n_fit = 6000;
+    if (n_train + n_val + n_fit > d.train.n) {
+        /* Smaller datasets keep ENERGIZE's 70/20/10 proportions. */
+        n_train = d.train.n * 7 / 10;
+        n_val = d.train.n * 2 / 10;
+        n_fit = d.train.n - n_train - n_val;
+    }
+    if ((rc = enevo_data_split(&d.train, n_train, n_val, n_fit, a->seed, &split, err,
+                               sizeof err))) {
+        fail("train", err, rc);
+        goto out;
+    }
+    const struct enevo_dataset *tr = &split.train;
+    if (a->train_subset && a->train_subset < tr->n) {
+        if ((rc = enevo_dataset_subset(tr, a->train_subset, a->seed, &subset, err, sizeof err))) {
+            fail("train", err, rc);
+            goto out;
+        }
+        tr = &subset;
+    }
+    struct enevo_shape in = {d.train.c, d.train.h, d.train.w};
+    struct enevo_net_opts no = {.batch = p.learning.batch_size, .training = true,
+                                .threads = a->threads};
+    if ((rc = enevo_net_create(&p, in, d.train.n_classes, &no, &net, err, sizeof err))) {
+        fail("train", err, rc);
+        goto out;
+    }
+    enevo_rng init;
+    enevo_rng_seed(&init, a->seed, ENEVO_STREAM_INIT);
+    enevo_net_init_params(net, &init);
+    int nseg;
+    const struct enevo_param_seg *segs = enevo_net_segments(net, &nseg);
+    if ((rc = enevo_optim_init(&opt, &p.learning, enevo_net_param_count(net), segs, nseg, err,
+                               sizeof err))) {
+        fail("train", err, rc);
+        goto out;
+    }
+    FILE *log = a->json ? stderr : stdout;
+    fprintf(log,
+            "enevo train %s: %zu parameters, %.2f MFLOP/image, %s, batch %d, up to %d epochs, "
+            "%d train / %d validation images, %d threads\n",
+            a->positional, enevo_net_param_count(net), enevo_net_flops(net) / 1e6,
+            enevo_optimizer_name(p.learning.optimizer), p.learning.batch_size, p.learning.epochs,
+            tr->n, split.validation.n, omp_get_max_threads());
+    struct enevo_train_opts to = enevo_train_defaults();
+    to.epochs = p.learning.epochs;
+    to.patience = p.learning.early_stop;
+    to.seed = a->seed;
+    to.log = log;
+    to.progress = true;
+    struct enevo_train_result res;
+    if ((rc = enevo_train(net, &opt, tr, &split.validation, &to, &res, err, sizeof err))) {
+        fail("train", err, rc);
+        goto out;
+    }
+    /* Inference runs on a net without gradient buffers, at a larger batch. */
+    struct enevo_net_opts io = {.batch = 256, .training = false, .threads = a->threads};
+    if ((rc = enevo_net_create(&p, in, d.train.n_classes, &io, &infer, err, sizeof err))) {
+        fail("train", err, rc);
+        goto out;
+    }
+    memcpy(enevo_net_params(infer), enevo_net_params(net),
+           sizeof(float) * enevo_net_param_count(net));
+    memcpy(enevo_net_stats(infer), enevo_net_stats(net), sizeof(float) * enevo_net_stats_count(net));
+    double test_acc, test_loss, infer_ips, fit_acc = NAN;
+    if ((rc = enevo_evaluate(infer, &d.test, &test_acc, &test_loss, &infer_ips)) ||
+        (split.fitness.n && (rc = enevo_evaluate(infer, &split.fitness, &fit_acc, NULL, NULL)))) {
+        fail("train", "evaluation failed", rc);
+        goto out;
+    }
+    if (a->save) {
+        char *text = enevo_phenotype_format(&p);
+        struct enevo_model_file m = {
+            .in_c = in.c, .in_h = in.h, .in_w = in.w, .n_classes = d.train.n_classes,
+            .mean = d.mean, .std = d.std, .phenotype = text,
+            .params = enevo_net_params(net), .n_params = enevo_net_param_count(net),
+            .stats = enevo_net_stats(net), .n_stats = enevo_net_stats_count(net),
+        };
+        rc = text ? enevo_model_save(a->save, &m, err, sizeof err) : ENEVO_ENOMEM;
+        free(text);
+        if (rc) {
+            fail("train", err, rc);
+            goto out;
+        }
+    }
+    double secs = enevo_now() - t_start;
+    fprintf(log,
+            "done: %d epochs (best %d%s), validation loss %.4f, fitness-split accuracy %.2f%%, "
+            "test accuracy %.2f%%, test loss %.4f\n"
+            "      training %.0f img/s, inference %.0f img/s, %.1f s in all, peak memory %.0f "
+            "MiB%s%s\n",
+            res.epochs, res.best_epoch, res.stopped_early ? ", stopped early" : "",
+            res.best_val_loss, 100 * fit_acc, 100 * test_acc, test_loss, res.images_per_s,
+            infer_ips, secs, peak_rss_kib() / 1024.0, a->save ? ", model saved to " : "",
+            a->save ? a->save : "");
+    if (a->json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "phenotype_file", a->positional);
+        cJSON_AddNumberToObject(o, "test_accuracy", test_acc);
+        cJSON_AddNumberToObject(o, "test_loss", test_loss);
+        cJSON_AddNumberToObject(o, "validation_loss", res.best_val_loss);
+        cJSON_AddNumberToObject(o, "validation_accuracy", res.best_val_accuracy);
+        cJSON_AddNumberToObject(o, "fitness_accuracy", fit_acc);
+        cJSON_AddNumberToObject(o, "epochs", res.epochs);
+        cJSON_AddNumberToObject(o, "best_epoch", res.best_epoch);
+        cJSON_AddNumberToObject(o, "train_images_per_s", res.images_per_s);
+        cJSON_AddNumberToObject(o, "infer_images_per_s", infer_ips);
+        cJSON_AddNumberToObject(o, "params", (double)enevo_net_param_count(net));
+        cJSON_AddNumberToObject(o, "flops_per_image", enevo_net_flops(net));
+        cJSON_AddNumberToObject(o, "seconds", secs);
+        cJSON_AddNumberToObject(o, "seed", (double)a->seed);
+        cJSON_AddNumberToObject(o, "threads", omp_get_max_threads());
+        cJSON_AddNumberToObject(o, "peak_rss_mib", peak_rss_kib() / 1024.0);
+        print_json(o);
+    }
+    status = 0;
+out:
+    enevo_optim_free(&opt);
+    enevo_net_free(net);
+    enevo_net_free(infer);
+    enevo_dataset_free(&subset);
+    enevo_split_free(&split);
+    enevo_data_free(&d);
+    enevo_phenotype_free(&p);
+    return status;
+}
+
+static int cmd_eval(const struct args *a)
+{
+    char err[ENEVO_ERR_LEN];
+    struct enevo_model_file m;
+    int rc = enevo_model_load(a->positional, &m, err, sizeof err);
+    if (rc)
+        return fail("eval", err, rc);
+    struct enevo_phenotype p;
+    if ((rc = enevo_phenotype_parse(m.phenotype, a->positional, &p, err, sizeof err))) {
+        enevo_model_file_free(&m);
+        return fail("eval", err, rc);
+    }
+    struct enevo_data d;
+    struct args la = *a;
+    if (!la.resize && m.in_h != 28)
+        la.resize = m.in_h;
+    if (load_data("eval", &la, &d)) {
+        enevo_phenotype_free(&p);
+        enevo_model_file_free(&m);
+        return 1;
+    }
+    int status = 1;
+    struct enevo_net *net = NULL;
+    if (d.test.c != m.in_c || d.test.h != m.in_h || d.test.w != m.in_w) {
+        fprintf(stderr, "enevo eval: %s expects %dx%dx%d images, %s has %dx%dx%d\n",
+                a->positional, m.in_c, m.in_h, m.in_w, a->dataset, d.test.c, d.test.h, d.test.w);
+        goto out;
+    }
+    /* Re-normalise if the model was trained with other statistics. */
+    if (m.mean != d.mean || m.std != d.std) {
+        size_t n = (size_t)d.test.n * d.test.c * d.test.h * d.test.w;
+        for (size_t i = 0; i < n; i++)
+            d.test.x[i] = (d.test.x[i] * d.std + d.mean - m.mean) / m.std;
+    }
+    struct enevo_net_opts no = {.batch = a->batch_size ? a->batch_size : 256, .threads = a->threads};
+    struct enevo_shape in = {m.in_c, m.in_h, m.in_w};
+    if ((rc = enevo_net_create(&p, in, m.n_classes, &no, &net, err, sizeof err))) {
+        fail("eval", err, rc);
+        goto out;
+    }
+    if (m.n_params != enevo_net_param_count(net) || m.n_stats != enevo_net_stats_count(net)) {
+        fprintf(stderr,
+                "enevo eval: %s holds %zu parameters and %zu statistics, its phenotype needs "
+                "%zu and %zu\n",
+                a->positional, m.n_params, m.n_stats, enevo_net_param_count(net),
+                enevo_net_stats_count(net));
+        goto out;
+    }
+    memcpy(enevo_net_params(net), m.params, sizeof(float) * m.n_params);
+    memcpy(enevo_net_stats(net), m.stats, sizeof(float) * m.n_stats);
+    double acc, loss, ips;
+    if ((rc = enevo_evaluate(net, &d.test, &acc, &loss, &ips))) {
+        fail("eval", "evaluation failed", rc);
+        goto out;
+    }
+    FILE *log = a->json ? stderr : stdout;
+    fprintf(log, "%s on %s (%d test images): accuracy %.2f%%, loss %.4f, %.0f img/s\n",
+            a->positional, a->dataset, d.test.n, 100 * acc, loss, ips);
+    if (a->json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "model", a->positional);
+        cJSON_AddNumberToObject(o, "test_accuracy", acc);
+        cJSON_AddNumberToObject(o, "test_loss", loss);
+        cJSON_AddNumberToObject(o, "test_images", d.test.n);
+        cJSON_AddNumberToObject(o, "infer_images_per_s", ips);
+        cJSON_AddNumberToObject(o, "params", (double)m.n_params);
+        cJSON_AddNumberToObject(o, "flops_per_image", enevo_net_flops(net));
+        print_json(o);
+    }
+    status = 0;
+out:
+    enevo_net_free(net);
+    enevo_data_free(&d);
+    enevo_phenotype_free(&p);
+    enevo_model_file_free(&m);
+    return status;
+}
+
+/* Median of n doubles (sorts in place). */
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* Images per second of `step` over three windows of seconds/3 each, after a
+ * warm-up; the median window. */
+static double throughput(struct enevo_net *net, struct enevo_optim *opt, const float *x,
+                         const uint8_t *y, double seconds)
+{
+    int batch = enevo_net_batch(net);
+    double w[3];
+    for (int r = -1; r < 3; r++) {
+        double window = r < 0 ? fmin(0.5, seconds / 6) : seconds / 3;
+        double t0 = enevo_now(), t;
+        long steps = 0;
+        do {
+            if (opt) {
+                enevo_net_forward(net, x, true, (uint64_t)steps);
+                enevo_net_loss(net, y, batch, NULL);
+                enevo_net_backward(net);
+                enevo_optim_step(opt, enevo_net_params(net), enevo_net_grads(net));
+            } else {
+                enevo_net_forward(net, x, false, 0);
+            }
+            steps++;
+            t = enevo_now() - t0;
+        } while (t < window || steps < 3);
+        if (r >= 0)
+            w[r] = steps * (double)batch / t;
+    }
+    return median(w, 3);
+}
+
+static int cmd_bench(const struct args *a)
+{
+    char err[ENEVO_ERR_LEN];
+    struct enevo_phenotype p;
+    int rc = enevo_phenotype_load(a->positional, &p, err, sizeof err);
+    if (rc)
+        return fail("bench", err, rc);
+    int batch = a->batch_size ? a->batch_size : p.learning.batch_size;
+    int side = a->resize ? a->resize : 28;
+    struct enevo_shape in = {1, side, side};
+    int classes = 10, status = 1;
+    struct enevo_net *tn = NULL, *in_net = NULL;
+    struct enevo_optim opt = {0};
+    float *x = NULL;
+    uint8_t *y = NULL;
+    struct enevo_net_opts to = {.batch = batch, .training = true, .threads = a->threads};
+    struct enevo_net_opts io = {.batch = batch, .training = false, .threads = a->threads};
+    if ((rc = enevo_net_create(&p, in, classes, &to, &tn, err, sizeof err)) ||
+        (rc = enevo_net_create(&p, in, classes, &io, &in_net, err, sizeof err))) {
+        fail("bench", err, rc);
+        goto out;
+    }
+    enevo_rng r;
+    enevo_rng_seed(&r, a->seed, ENEVO_STREAM_INIT);
+    enevo_net_init_params(tn, &r);
+    memcpy(enevo_net_params(in_net), enevo_net_params(tn),
+           sizeof(float) * enevo_net_param_count(tn));
+    int nseg;
+    const struct enevo_param_seg *segs = enevo_net_segments(tn, &nseg);
+    if ((rc = enevo_optim_init(&opt, &p.learning, enevo_net_param_count(tn), segs, nseg, err,
+                               sizeof err))) {
+        fail("bench", err, rc);
+        goto out;
+    }
+    /* Real data shape; values like normalised pixels. */
+    size_t nx = (size_t)batch * in.c * in.h * in.w;
+    x = malloc(sizeof(float) * nx);
+    y = malloc((size_t)batch);
+    if (!x || !y) {
+        fail("bench", "out of memory", ENEVO_ENOMEM);
+        goto out;
+    }
+    for (size_t i = 0; i < nx; i++)
+        x[i] = enevo_rng_normal(&r);
+    for (int i = 0; i < batch; i++)
+        y[i] = (uint8_t)enevo_rng_below(&r, (uint32_t)classes);
+    double train_ips = throughput(tn, &opt, x, y, a->seconds);
+    double infer_ips = throughput(in_net, NULL, x, y, a->seconds);
+    double flops = enevo_net_flops(tn);
+    /* A training step costs about three forward passes (forward, backward
+     * data, backward weights): the usual estimate, not a count. */
+    double train_gflops = train_ips * 3 * flops / 1e9, infer_gflops = infer_ips * flops / 1e9;
+    FILE *log = a->json ? stderr : stdout;
+    fprintf(log,
+            "%s: batch %d, %d threads, %zu params, %.2f MFLOP/image\n"
+            "  training  %9.0f img/s  (~%.1f GFLOP/s, 3x forward estimate)\n"
+            "  inference %9.0f img/s  (%.1f GFLOP/s)\n"
+            "  activation arena %.1f MiB (training net)\n",
+            a->positional, batch, omp_get_max_threads(), enevo_net_param_count(tn), flops / 1e6,
+            train_ips, train_gflops, infer_ips, infer_gflops,
+            enevo_net_arena_bytes(tn) / 1048576.0);
+    if (a->json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "phenotype_file", a->positional);
+        cJSON_AddNumberToObject(o, "batch_size", batch);
+        cJSON_AddNumberToObject(o, "threads", omp_get_max_threads());
+        cJSON_AddNumberToObject(o, "train_images_per_s", train_ips);
+        cJSON_AddNumberToObject(o, "infer_images_per_s", infer_ips);
+        cJSON_AddNumberToObject(o, "params", (double)enevo_net_param_count(tn));
+        cJSON_AddNumberToObject(o, "flops_per_image", flops);
+        cJSON_AddNumberToObject(o, "train_gflops_estimate", train_gflops);
+        cJSON_AddNumberToObject(o, "infer_gflops", infer_gflops);
+        cJSON_AddNumberToObject(o, "arena_bytes", (double)enevo_net_arena_bytes(tn));
+        print_json(o);
+    }
+    status = 0;
+out:
+    free(x);
+    free(y);
+    enevo_optim_free(&opt);
+    enevo_net_free(tn);
+    enevo_net_free(in_net);
+    enevo_phenotype_free(&p);
+    return status;
+}
+
+static int cmd_help(const struct args *a);
+
+static const struct command commands[] = {
+    {"train", cmd_train,
+     "train PHENOTYPE_FILE [--dataset DIR] [--epochs N] [--batch-size N] [--train-subset N]\n"
+     "             [--seed N] [--threads N] [--resize S] [--save FILE] [--json]",
+     "Train the network a phenotype describes on the train split (42,000 images), with early\n"
+     "stopping on the validation split (12,000), then report accuracy on the fitness split\n"
+     "(6,000) and the official test set. Flags override the phenotype's learning values.",
+     F_DATASET | F_EPOCHS | F_BATCH | F_SUBSET | F_SEED | F_THREADS | F_SAVE | F_JSON | F_RESIZE},
+    {"eval", cmd_eval, "eval MODEL_FILE [--dataset DIR] [--batch-size N] [--threads N] [--json]",
+     "Test accuracy and loss of a saved model on the dataset's test images.",
+     F_DATASET | F_BATCH | F_THREADS | F_JSON},
+    {"bench", cmd_bench,
+     "bench PHENOTYPE_FILE [--batch-size N] [--threads N] [--seconds S] [--resize S] [--json]",
+     "Training and inference images/s on the real data shape (1x28x28, 10 classes), median of\n"
+     "three windows after a warm-up.",
+     F_BATCH | F_THREADS | F_SECONDS | F_JSON | F_SEED | F_RESIZE},
+    {"help", cmd_help, "help [COMMAND]", "Show the commands, or one command's flags.", 0},
+};
+
+static const struct command *find_command(const char *name)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(commands[i].name, name))
+            return &commands[i];
+    return NULL;
+}
+
+static void print_usage(FILE *f)
+{
+    fprintf(f, "enevo %s — energy-aware neuroevolution\n\nusage:\n", ENEVO_VERSION);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  enevo %s\n", commands[i].usage);
+    fprintf(f, "\n'enevo help COMMAND' explains one command.\n");
+}
+
+static int cmd_help(const struct args *a)
+{
+    const struct command *c = a->positional ? find_command(a->positional) : NULL;
+    if (!c) {
+        print_usage(stdout);
+        return 0;
+    }
+    printf("usage: enevo %s\n\n%s\n", c->usage, c->help);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("enevo %s\n", ENEVO_VERSION);
+        return 0;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        print_usage(stdout);
+        return 0;
+    }
+    const struct command *c = find_command(argv[1]);
+    if (!c) {
+        fprintf(stderr, "enevo: unknown command '%s'\n", argv[1]);
+        print_usage(stderr);
+        return EXIT_USAGE;
+    }
+    struct args a;
+    if (c->run == cmd_help) {
+        memset(&a, 0, sizeof a);
+        a.positional = argc > 2 ? argv[2] : NULL;
+        return cmd_help(&a);
+    }
+    int rc = parse_args(c, argc - 2, argv + 2, &a);
+    if (rc)
+        return rc;
+    return c->run(&a);
+}
