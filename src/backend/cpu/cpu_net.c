@@ -419,6 +419,10 @@ static void cpu_destroy(void *impl_)
         return;
     struct cpu_exec *ex = &impl->ex;
     struct cpu_net *net = &ex->net;
+    /* Memories first: some buffers live in the layers' private state. */
+    for (int i = 0; i < net->n_reqs; i++)
+        if (net->reqs[i]->mem)
+            dnnl_memory_destroy(net->reqs[i]->mem);
     if (net->nodes) {
         for (int i = 0; i < net->plan->n; i++) {
             struct cpu_node *node = &net->nodes[i];
@@ -432,9 +436,6 @@ static void cpu_destroy(void *impl_)
             }
         }
     }
-    for (int i = 0; i < net->n_reqs; i++)
-        if (net->reqs[i]->mem)
-            dnnl_memory_destroy(net->reqs[i]->mem);
     free(net->reqs);
     free(net->arena);
     free(net->nodes);

@@ -1,0 +1,186 @@
+/* The enevo binary end to end: exit codes, messages, --json, save and eval,
+ * on an IDX dataset the test writes. */
+#include "tests.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <zlib.h>
+
+#include "enevo/data.h"
+
+static const char *bin(void)
+{
+    const char *b = getenv("ENEVO_BIN");
+    return b ? b : "build/enevo";
+}
+
+/* Run `enevo ARGS`, capturing stdout+stderr into out; returns the exit code. */
+static int run(char *out, size_t outlen, const char *fmt, ...)
+{
+    char args[2048], cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", bin(), args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, outlen - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void put_be32(unsigned char *b, uint32_t v)
+{
+    b[0] = (unsigned char)(v >> 24);
+    b[1] = (unsigned char)(v >> 16);
+    b[2] = (unsigned char)(v >> 8);
+    b[3] = (unsigned char)v;
+}
+
+/* Write synthetic images as gzipped IDX files under dir/. */
+static void write_idx(const char *dir, const char *prefix, int n, uint64_t seed)
+{
+    struct enevo_dataset d;
+    assert_int_equal(enevo_dataset_synthetic(n, 1, 12, 12, 4, seed, &d), 0);
+    float lo = 1e30f, hi = -1e30f;
+    for (size_t i = 0; i < (size_t)n * 144; i++) {
+        lo = d.x[i] < lo ? d.x[i] : lo;
+        hi = d.x[i] > hi ? d.x[i] : hi;
+    }
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte.gz", dir, prefix);
+    gzFile f = gzopen(path, "wb");
+    assert_non_null(f);
+    unsigned char h[16];
+    put_be32(h, 0x803);
+    put_be32(h + 4, (uint32_t)n);
+    put_be32(h + 8, 12);
+    put_be32(h + 12, 12);
+    gzwrite(f, h, 16);
+    for (size_t i = 0; i < (size_t)n * 144; i++) {
+        unsigned char px = (unsigned char)(255.0f * (d.x[i] - lo) / (hi - lo));
+        gzwrite(f, &px, 1);
+    }
+    gzclose(f);
+    snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte.gz", dir, prefix);
+    f = gzopen(path, "wb");
+    put_be32(h, 0x801);
+    put_be32(h + 4, (uint32_t)n);
+    gzwrite(f, h, 8);
+    gzwrite(f, d.y, (unsigned)n);
+    gzclose(f);
+    enevo_dataset_free(&d);
+}
+
+static const char *tiny_phen(void)
+{
+    static char path[512];
+    snprintf(path, sizeof path, "%s/tiny.phen", enevo_test_tmpdir());
+    FILE *f = fopen(path, "w");
+    fputs("layer:conv out_channels:8 kernel_size:3 stride:1 padding:same act:relu bias:True "
+          "input:-1\n"
+          "layer:pool_max kernel_size:2 stride:2 padding:valid input:0\n"
+          "layer:fc act:softmax out_features:4 bias:True input:1\n"
+          "learning:gradient_descent lr:0.05 momentum:0.9 weight_decay:0 nesterov:False "
+          "early_stop:3 batch_size:32 epochs:3\n",
+          f);
+    fclose(f);
+    return path;
+}
+
+static void usage_errors_exit_2(void **state)
+{
+    (void)state;
+    char out[8192];
+    assert_int_equal(run(out, sizeof out, ""), 2);
+    assert_int_equal(run(out, sizeof out, "frobnicate"), 2);
+    assert_non_null(strstr(out, "unknown command 'frobnicate'"));
+    assert_int_equal(run(out, sizeof out, "train"), 2);
+    assert_non_null(strstr(out, "missing argument"));
+    assert_int_equal(run(out, sizeof out, "train x.phen --epochs zero"), 2);
+    assert_non_null(strstr(out, "--epochs expects an integer"));
+    assert_int_equal(run(out, sizeof out, "train x.phen --bogus"), 2);
+    assert_non_null(strstr(out, "unknown option '--bogus'"));
+    assert_int_equal(run(out, sizeof out, "eval m.enevo --epochs 3"), 2);
+    assert_int_equal(run(out, sizeof out, "help train"), 0);
+    assert_non_null(strstr(out, "--train-subset"));
+}
+
+static void data_and_phenotype_errors_exit_1(void **state)
+{
+    (void)state;
+    char out[8192];
+    assert_int_equal(run(out, sizeof out, "train /nonexistent/x.phen"), 1);
+    assert_non_null(strstr(out, "/nonexistent/x.phen"));
+    char bad[512];
+    snprintf(bad, sizeof bad, "%s/bad.phen", enevo_test_tmpdir());
+    FILE *f = fopen(bad, "w");
+    fputs("layer:conv out_channels:8 kernel_size:3 padding:sideways input:-1\n", f);
+    fclose(f);
+    assert_int_equal(run(out, sizeof out, "train %s", bad), 1);
+    assert_non_null(strstr(out, "bad.phen:1:"));
+    assert_non_null(strstr(out, "padding"));
+    assert_int_equal(run(out, sizeof out, "train %s --dataset /nonexistent", tiny_phen()), 1);
+    assert_non_null(strstr(out, "/nonexistent/train-images-idx3-ubyte"));
+    assert_int_equal(run(out, sizeof out, "eval %s", tiny_phen()), 1);
+    assert_non_null(strstr(out, "not an enevo model"));
+    assert_int_equal(run(out, sizeof out, "eval %s", bad), 1);
+    assert_non_null(strstr(out, "bad.phen"));
+}
+
+static void train_json_save_and_eval(void **state)
+{
+    (void)state;
+    const char *dir = enevo_test_tmpdir();
+    write_idx(dir, "train", 1000, 1);
+    write_idx(dir, "t10k", 200, 2);
+    char out[16384], model[512];
+    snprintf(model, sizeof model, "%s/tiny.enevo", dir);
+    int rc = run(out, sizeof out, "train %s --dataset %s --seed 3 --threads 2 --save %s --json",
+                 tiny_phen(), dir, model);
+    if (rc)
+        fail_msg("enevo train failed (%d): %s", rc, out);
+    /* The last line is one JSON object with the documented keys. */
+    size_t len = strlen(out);
+    while (len && out[len - 1] == '\n')
+        out[--len] = 0;
+    char *last = strrchr(out, '\n');
+    cJSON *j = cJSON_Parse(last ? last + 1 : out);
+    assert_non_null(j);
+    const char *keys[] = {"test_accuracy", "validation_loss", "epochs", "train_images_per_s",
+                          "infer_images_per_s", "params", "flops_per_image", "seconds"};
+    for (size_t i = 0; i < ENEVO_COUNT(keys); i++)
+        assert_non_null(cJSON_GetObjectItem(j, keys[i]));
+    double acc = cJSON_GetObjectItem(j, "test_accuracy")->valuedouble;
+    assert_true(acc > 0.8);
+    cJSON_Delete(j);
+    rc = run(out, sizeof out, "eval %s --dataset %s --json", model, dir);
+    assert_int_equal(rc, 0);
+    last = strrchr(out, '{');
+    j = cJSON_Parse(last);
+    assert_non_null(j);
+    /* eval of the saved model reproduces train's test accuracy exactly. */
+    assert_true(cJSON_GetObjectItem(j, "test_accuracy")->valuedouble == acc);
+    cJSON_Delete(j);
+    /* A flipped byte is caught by the checksum. */
+    FILE *f = fopen(model, "r+b");
+    fseek(f, 200, SEEK_SET);
+    int c = fgetc(f);
+    fseek(f, 200, SEEK_SET);
+    fputc(c ^ 0x40, f);
+    fclose(f);
+    assert_int_equal(run(out, sizeof out, "eval %s --dataset %s", model, dir), 1);
+    assert_non_null(strstr(out, "checksum"));
+}
+
+const struct CMUnitTest enevo_tests_cli[] = {
+    cmocka_unit_test(usage_errors_exit_2),
+    cmocka_unit_test(data_and_phenotype_errors_exit_1),
+    cmocka_unit_test(train_json_save_and_eval),
+};
+const size_t enevo_tests_cli_count = ENEVO_COUNT(enevo_tests_cli);
