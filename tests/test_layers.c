@@ -262,6 +262,30 @@ static void forward_matches_reference(void **state)
     teardown_net(&f);
 }
 
+static void inference_net_sees_new_weights(void **state)
+{
+    (void)state;
+    struct fixture f;
+    setup_net(&f,
+              "layer:conv out_channels:20 kernel_size:3 stride:1 padding:same act:relu bias:True input:-1\n"
+              "layer:fc act:softmax out_features:4 bias:True input:0\n",
+              (struct enevo_shape){2, 5, 5}, 4, false);
+    assert_int_equal(enevo_net_forward(f.net, f.x, false, 0), 0);
+    float before[B * 4], again[B * 4];
+    memcpy(before, enevo_net_logits(f.net), sizeof before);
+    /* Same weights: the cached kernel-format weights give the same logits. */
+    assert_int_equal(enevo_net_forward(f.net, f.x, false, 0), 0);
+    assert_memory_equal(before, enevo_net_logits(f.net), sizeof before);
+    /* New weights through a fresh enevo_net_params(): the next forward uses them. */
+    float *p = enevo_net_params(f.net);
+    for (size_t i = 0; i < enevo_net_param_count(f.net); i++)
+        p[i] *= 0.5f;
+    assert_int_equal(enevo_net_forward(f.net, f.x, false, 0), 0);
+    memcpy(again, enevo_net_logits(f.net), sizeof again);
+    assert_true(memcmp(before, again, sizeof before) != 0);
+    teardown_net(&f);
+}
+
 static void loss_is_stable_for_huge_logits(void **state)
 {
     (void)state;
@@ -308,6 +332,7 @@ const struct CMUnitTest enevo_tests_layers[] = {
     cmocka_unit_test(gradcheck_sum_merge_with_fix),
     cmocka_unit_test(gradcheck_relu_conv),
     cmocka_unit_test(forward_matches_reference),
+    cmocka_unit_test(inference_net_sees_new_weights),
     cmocka_unit_test(loss_is_stable_for_huge_logits),
     cmocka_unit_test(invalid_phenotype_is_rejected_before_allocation),
 };

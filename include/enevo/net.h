@@ -63,6 +63,10 @@ double enevo_net_loss(struct enevo_net *net, const uint8_t *labels, int n, int *
 /* Backward pass of the last training forward; overwrites the gradients. */
 int enevo_net_backward(struct enevo_net *net);
 
+/* The writable parameter block. Asking for it tells the net the weights may
+ * change: an inference net converts them to its kernels' formats once, at
+ * the next forward, and keeps them until this is called again. So write
+ * through a pointer from a fresh call, not one kept across forwards. */
 float *enevo_net_params(struct enevo_net *net);
 float *enevo_net_grads(struct enevo_net *net);
 size_t enevo_net_param_count(const struct enevo_net *net);

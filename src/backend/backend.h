@@ -21,7 +21,10 @@ struct enevo_backend {
     void (*destroy)(void *impl);
     /* x [batch, c, h, w] NCHW; logits out [batch, classes]. In training,
      * updates the batch-norm running statistics. */
-    int (*forward)(void *impl, const float *x, bool train, uint64_t dropout_key, float *logits);
+    /* params_changed: the parameter block was written since the last call
+     * (a backend may cache weights in its own formats until then). */
+    int (*forward)(void *impl, const float *x, bool train, uint64_t dropout_key,
+                   bool params_changed, float *logits);
     /* dlogits [batch, classes]; overwrites every gradient. */
     int (*backward)(void *impl, const float *dlogits);
     size_t (*arena_bytes)(void *impl);

@@ -17,6 +17,7 @@ struct enevo_net {
     float *block;  /* params [n_params] | grads [n_params] | stats [n_stats] */
     float *params, *grads, *stats;
     float *logits; /* [batch, classes] */
+    bool params_dirty; /* the block may have been written since the last forward */
     float *dlogits;
     struct enevo_param_seg *segs;
     int n_segs;
@@ -34,6 +35,7 @@ int enevo_net_create(const struct enevo_phenotype *p, struct enevo_shape input, 
     if (!net)
         return enevo_errf(err, errlen, ENEVO_ENOMEM, "out of memory");
     net->opts = *opts;
+    net->params_dirty = true;
     int rc = enevo_plan_build(p, input, n_classes, &net->plan, err, errlen);
     if (rc) {
         free(net);
@@ -133,7 +135,11 @@ int enevo_net_forward(struct enevo_net *net, const float *x, bool train, uint64_
 {
     if (train && !net->opts.training)
         return ENEVO_EINVAL;
-    return net->backend->forward(net->impl, x, train, dropout_key, net->logits);
+    /* Training nets change their weights every step; inference nets only
+     * when someone asked for the writable block. */
+    bool changed = net->params_dirty || net->opts.training;
+    net->params_dirty = false;
+    return net->backend->forward(net->impl, x, train, dropout_key, changed, net->logits);
 }
 
 const float *enevo_net_logits(const struct enevo_net *net)
@@ -178,7 +184,11 @@ int enevo_net_backward(struct enevo_net *net)
     return net->backend->backward(net->impl, net->dlogits);
 }
 
-float *enevo_net_params(struct enevo_net *net) { return net->params; }
+float *enevo_net_params(struct enevo_net *net)
+{
+    net->params_dirty = true;
+    return net->params;
+}
 float *enevo_net_grads(struct enevo_net *net) { return net->grads; }
 size_t enevo_net_param_count(const struct enevo_net *net) { return net->plan.n_params; }
 float *enevo_net_stats(struct enevo_net *net) { return net->stats; }

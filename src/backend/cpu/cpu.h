@@ -82,6 +82,7 @@ struct cpu_net {
     float *grads;
     float *stats;
     uint64_t dropout_key;
+    bool weights_stale;         /* reorder weights before this forward */
     struct cpu_buf image;       /* the input batch, plain nchw (external) */
     struct cpu_buf scratch;     /* shared scratchpad */
     /* arena */

@@ -562,12 +562,14 @@ static int cpu_create(const struct enevo_plan *plan, const struct enevo_net_opts
     return 0;
 }
 
-static int cpu_forward(void *impl_, const float *x, bool train, uint64_t key, float *logits)
+static int cpu_forward(void *impl_, const float *x, bool train, uint64_t key, bool params_changed,
+                       float *logits)
 {
     struct cpu_impl *impl = impl_;
     struct cpu_exec *ex = &impl->ex;
     struct cpu_net *net = &ex->net;
     net->dropout_key = key;
+    net->weights_stale = params_changed;
     cpu_buf_rebind(&net->image, (float *)x);
     for (int i = 0; i < net->plan->n; i++) {
         struct cpu_node *node = &net->nodes[i];

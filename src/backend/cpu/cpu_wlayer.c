@@ -132,7 +132,7 @@ void cpu_wlayer_forward(struct cpu_net *net, struct cpu_node *node, bool train)
 {
     (void)train;
     struct wlayer *L = node->priv;
-    if (L->w.to_fwd.p)
+    if (L->w.to_fwd.p && net->weights_stale)
         cpu_prim_exec(net, &L->w.to_fwd);
     cpu_prim_exec(net, &L->fwd);
 }
