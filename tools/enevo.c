@@ -239,6 +239,10 @@ static int cmd_train(const struct args *a)
         fail("train", err, rc);
         goto out;
     }
+    /* The splits hold copies: the full training set is no longer needed. */
+    struct enevo_shape in = {d.train.c, d.train.h, d.train.w};
+    int n_classes = d.train.n_classes;
+    enevo_dataset_free(&d.train);
     const struct enevo_dataset *tr = &split.train;
     if (a->train_subset && a->train_subset < tr->n) {
         if ((rc = enevo_dataset_subset(tr, a->train_subset, a->seed, &subset, err, sizeof err))) {
@@ -247,10 +251,9 @@ static int cmd_train(const struct args *a)
         }
         tr = &subset;
     }
-    struct enevo_shape in = {d.train.c, d.train.h, d.train.w};
     struct enevo_net_opts no = {.batch = p.learning.batch_size, .training = true,
                                 .threads = a->threads};
-    if ((rc = enevo_net_create(&p, in, d.train.n_classes, &no, &net, err, sizeof err))) {
+    if ((rc = enevo_net_create(&p, in, n_classes, &no, &net, err, sizeof err))) {
         fail("train", err, rc);
         goto out;
     }
@@ -284,7 +287,7 @@ static int cmd_train(const struct args *a)
     }
     /* Inference runs on a net without gradient buffers, at a larger batch. */
     struct enevo_net_opts io = {.batch = 256, .training = false, .threads = a->threads};
-    if ((rc = enevo_net_create(&p, in, d.train.n_classes, &io, &infer, err, sizeof err))) {
+    if ((rc = enevo_net_create(&p, in, n_classes, &io, &infer, err, sizeof err))) {
         fail("train", err, rc);
         goto out;
     }
@@ -300,7 +303,7 @@ static int cmd_train(const struct args *a)
     if (a->save) {
         char *text = enevo_phenotype_format(&p);
         struct enevo_model_file m = {
-            .in_c = in.c, .in_h = in.h, .in_w = in.w, .n_classes = d.train.n_classes,
+            .in_c = in.c, .in_h = in.h, .in_w = in.w, .n_classes = n_classes,
             .mean = d.mean, .std = d.std, .phenotype = text,
             .params = enevo_net_params(net), .n_params = enevo_net_param_count(net),
             .stats = enevo_net_stats(net), .n_stats = enevo_net_stats_count(net),
