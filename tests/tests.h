@@ -25,7 +25,10 @@
     X(model)                 \
     X(layers)                \
     X(train)                 \
-    X(cli)
+    X(config)                \
+    X(evo)                   \
+    X(cli)                   \
+    X(grammar)
 
 #define ENEVO__TEST_DECL(g)                               \
     extern const struct CMUnitTest enevo_tests_##g[];     \

@@ -9,8 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
+#include "enevo/config.h"
 #include "enevo/data.h"
+#include "enevo/evo.h"
+#include "enevo/grammar.h"
 #include "enevo/model.h"
 #include "enevo/net.h"
 #include "enevo/optim.h"
@@ -27,6 +31,10 @@ struct args {
     const char *positional;
     const char *dataset;
     const char *save;
+    const char *grammar;
+    const char *run_dir;
+    int generations, lambda;
+    bool positional_optional;
     int epochs, batch_size, train_subset, threads, resize;
     double seconds;
     uint64_t seed;
@@ -45,6 +53,11 @@ enum flag_bit {
     F_JSON = 1 << 7,
     F_SECONDS = 1 << 8,
     F_RESIZE = 1 << 9,
+    F_GRAMMAR = 1 << 10,
+    F_RUNDIR = 1 << 11,
+    F_GENERATIONS = 1 << 12,
+    F_LAMBDA = 1 << 13,
+    F_OPTIONAL = 1 << 14, /* the positional argument may be left out */
 };
 
 struct command {
@@ -89,7 +102,8 @@ static int parse_args(const struct command *c, int argc, char **argv, struct arg
     } ints[] = {
         {"--epochs", F_EPOCHS, 1, 100000},      {"--batch-size", F_BATCH, 1, 65536},
         {"--train-subset", F_SUBSET, 1, INT_MAX}, {"--threads", F_THREADS, 1, 1024},
-        {"--resize", F_RESIZE, 4, 1024},
+        {"--resize", F_RESIZE, 4, 1024},        {"--generations", F_GENERATIONS, 1, 1000000},
+        {"--lambda", F_LAMBDA, 1, 64},
     };
     for (int i = 0; i < argc; i++) {
         const char *f = argv[i];
@@ -120,11 +134,13 @@ static int parse_args(const struct command *c, int argc, char **argv, struct arg
                         c->name, f, ints[k].lo, ints[k].hi, v);
                 return EXIT_USAGE;
             }
-            int *dst = ints[k].bit == F_EPOCHS   ? &a->epochs
-                       : ints[k].bit == F_BATCH  ? &a->batch_size
-                       : ints[k].bit == F_SUBSET ? &a->train_subset
-                       : ints[k].bit == F_THREADS ? &a->threads
-                                                 : &a->resize;
+            int *dst = ints[k].bit == F_EPOCHS        ? &a->epochs
+                       : ints[k].bit == F_BATCH       ? &a->batch_size
+                       : ints[k].bit == F_SUBSET      ? &a->train_subset
+                       : ints[k].bit == F_THREADS     ? &a->threads
+                       : ints[k].bit == F_GENERATIONS ? &a->generations
+                       : ints[k].bit == F_LAMBDA      ? &a->lambda
+                                                      : &a->resize;
             *dst = (int)x;
             known = true;
             i++;
@@ -135,6 +151,8 @@ static int parse_args(const struct command *c, int argc, char **argv, struct arg
         if (!v && ((!strcmp(f, "--seed") && (c->flags & F_SEED)) ||
                    (!strcmp(f, "--dataset") && (c->flags & F_DATASET)) ||
                    (!strcmp(f, "--save") && (c->flags & F_SAVE)) ||
+                   (!strcmp(f, "--grammar") && (c->flags & F_GRAMMAR)) ||
+                   (!strcmp(f, "--run-dir") && (c->flags & F_RUNDIR)) ||
                    (!strcmp(f, "--seconds") && (c->flags & F_SECONDS))))
             return usage_error(c, "%s needs a value", f);
         if (!strcmp(f, "--seed") && (c->flags & F_SEED)) {
@@ -150,6 +168,10 @@ static int parse_args(const struct command *c, int argc, char **argv, struct arg
             a->dataset = argv[++i];
         } else if (!strcmp(f, "--save") && (c->flags & F_SAVE)) {
             a->save = argv[++i];
+        } else if (!strcmp(f, "--grammar") && (c->flags & F_GRAMMAR)) {
+            a->grammar = argv[++i];
+        } else if (!strcmp(f, "--run-dir") && (c->flags & F_RUNDIR)) {
+            a->run_dir = argv[++i];
         } else if (!strcmp(f, "--seconds") && (c->flags & F_SECONDS)) {
             char *end;
             a->seconds = strtod(v, &end);
@@ -160,7 +182,7 @@ static int parse_args(const struct command *c, int argc, char **argv, struct arg
             return usage_error(c, "unknown option '%s'", f);
         }
     }
-    if (!a->positional)
+    if (!a->positional && !(c->flags & F_OPTIONAL))
         return usage_error(c, "%s", "missing argument");
     if (a->threads > 0)
         omp_set_num_threads(a->threads);
@@ -563,6 +585,209 @@ out:
     return status;
 }
 
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t len = 0, cap = 0, n;
+    char chunk[65536];
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (len + n + 1 > cap) {
+            cap = (len + n + 1) * 2;
+            char *b = realloc(buf, cap);
+            if (!b) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = b;
+        }
+        memcpy(buf + len, chunk, n);
+        len += n;
+    }
+    fclose(f);
+    if (!buf)
+        buf = calloc(1, 1);
+    else
+        buf[len] = 0;
+    return buf;
+}
+
+/* Shared by evolve and resume: data as the config says, then the run. */
+static int run_evolution(const char *cmd, const struct args *a, struct enevo_config *c,
+                         const char *grammar_text, const char *grammar_name, const char *run_dir)
+{
+    char err[ENEVO_ERR_LEN];
+    int status = 1, rc;
+    struct enevo_grammar *g = NULL;
+    struct enevo_data d = {0};
+    struct enevo_split split = {0};
+    struct enevo_dataset subset = {0};
+    char *config_text = enevo_config_format(c);
+    if (!config_text)
+        return fail(cmd, "out of memory", ENEVO_ENOMEM);
+    if ((rc = enevo_grammar_parse(grammar_text, grammar_name, &g, err, sizeof err))) {
+        fail(cmd, err, rc);
+        goto out;
+    }
+    struct args da = *a;
+    da.dataset = c->dataset;
+    da.resize = c->resize;
+    if (load_data(cmd, &da, &d))
+        goto out;
+    int n = d.train.n;
+    int n_train = (int)(c->split_train * n + 0.5), n_val = (int)(c->split_val * n + 0.5);
+    int n_fit = (int)(c->split_fit * n + 0.5);
+    if (n_train + n_val + n_fit > n)
+        n_fit = n - n_train - n_val;
+    if ((rc = enevo_data_split(&d.train, n_train, n_val, n_fit, c->seed, &split, err,
+                               sizeof err))) {
+        fail(cmd, err, rc);
+        goto out;
+    }
+    enevo_dataset_free(&d.train);
+    const struct enevo_dataset *tr = &split.train;
+    if (c->train_subset && c->train_subset < tr->n) {
+        if ((rc = enevo_dataset_subset(tr, c->train_subset, c->seed, &subset, err, sizeof err))) {
+            fail(cmd, err, rc);
+            goto out;
+        }
+        tr = &subset;
+    }
+    struct enevo_evo_data ed = {tr, &split.validation, &split.fitness, &d.test, d.mean, d.std};
+    struct enevo_evo_opts o = {.run_dir = run_dir, .log = a->json ? stderr : stdout,
+                               .threads = c->threads};
+    if (c->threads > 0)
+        omp_set_num_threads(c->threads);
+    if (c->default_train_time > 0)
+        fprintf(stderr, "enevo %s: note: default_train_time %.17g s is a wall-clock budget: "
+                        "results will not reproduce from the seed (default_train_epochs does)\n",
+                cmd, c->default_train_time);
+    struct enevo_evo_result res;
+    rc = enevo_evolve(c, config_text, g, grammar_text, &ed, &o, &res, err, sizeof err);
+    if (rc) {
+        fail(cmd, err, rc);
+        free(res.best_phenotype);
+        goto out;
+    }
+    FILE *log = a->json ? stderr : stdout;
+    fprintf(log,
+            "%s: %d generations, %d evaluations, %.0f s (evolution overhead %.2f s = %.3f%%)\n"
+            "best: fitness %.4f, fitness-split accuracy %.4f, test accuracy %.4f\n"
+            "best model: %s/best/model.enevo (phenotype in %s/best/phenotype.txt)\n",
+            res.finished ? "finished" : "stopped", res.generations, res.evaluations, res.seconds,
+            res.overhead_seconds, 100 * res.overhead_seconds / (res.seconds > 0 ? res.seconds : 1),
+            res.best_fitness, res.best_accuracy, res.best_test_accuracy, run_dir, run_dir);
+    if (a->json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "run_dir", run_dir);
+        cJSON_AddNumberToObject(j, "best_fitness", res.best_fitness);
+        cJSON_AddNumberToObject(j, "best_accuracy", res.best_accuracy);
+        cJSON_AddNumberToObject(j, "best_test_accuracy", res.best_test_accuracy);
+        cJSON_AddNumberToObject(j, "generations", res.generations);
+        cJSON_AddNumberToObject(j, "evaluations", res.evaluations);
+        cJSON_AddNumberToObject(j, "seconds", res.seconds);
+        cJSON_AddNumberToObject(j, "overhead_seconds", res.overhead_seconds);
+        cJSON_AddBoolToObject(j, "finished", res.finished);
+        print_json(j);
+    }
+    free(res.best_phenotype);
+    status = 0;
+out:
+    free(config_text);
+    enevo_grammar_free(g);
+    enevo_dataset_free(&subset);
+    enevo_split_free(&split);
+    enevo_data_free(&d);
+    return status;
+}
+
+static int cmd_evolve(const struct args *a)
+{
+    char err[ENEVO_ERR_LEN];
+    struct enevo_config c;
+    enevo_config_defaults(&c);
+    char *text = NULL;
+    int rc;
+    if (a->positional) {
+        if (!(text = slurp(a->positional))) {
+            fprintf(stderr, "enevo evolve: %s: cannot read: %s\n", a->positional, strerror(errno));
+            return 1;
+        }
+        rc = enevo_config_parse(text, a->positional, &c, stderr, err, sizeof err);
+    } else {
+        rc = enevo_config_parse(enevo_default_config_text(), "default.yaml", &c, stderr, err,
+                                sizeof err);
+    }
+    free(text);
+    if (rc)
+        return fail("evolve", err, rc);
+    if (a->seed_set)
+        c.seed = a->seed;
+    if (a->generations)
+        c.generations = a->generations;
+    if (a->lambda)
+        c.lambda = a->lambda;
+    if (a->train_subset)
+        c.train_subset = a->train_subset;
+    if (a->threads)
+        c.threads = a->threads;
+    if (a->dataset && strcmp(a->dataset, ENEVO_DEFAULT_DATASET))
+        snprintf(c.dataset, sizeof c.dataset, "%s", a->dataset);
+    char *gtext = a->grammar ? slurp(a->grammar) : strdup(enevo_default_grammar_text());
+    if (!gtext) {
+        fprintf(stderr, "enevo evolve: %s: cannot read: %s\n", a->grammar, strerror(errno));
+        return 1;
+    }
+    char dir[512];
+    if (a->run_dir)
+        snprintf(dir, sizeof dir, "%s", a->run_dir);
+    else
+        snprintf(dir, sizeof dir, "runs/seed%llu", (unsigned long long)c.seed);
+    int status = run_evolution("evolve", a, &c, gtext, a->grammar ? a->grammar : "default.grammar",
+                               dir);
+    free(gtext);
+    return status;
+}
+
+static int cmd_resume(const struct args *a)
+{
+    char err[ENEVO_ERR_LEN], path[1024];
+    snprintf(path, sizeof path, "%s/checkpoint.bin", a->positional);
+    if (access(path, R_OK)) {
+        fprintf(stderr, "enevo resume: %s: no checkpoint.bin here: not a run directory\n",
+                a->positional);
+        return 1;
+    }
+    snprintf(path, sizeof path, "%s/config.used.yaml", a->positional);
+    char *text = slurp(path);
+    snprintf(path, sizeof path, "%s/grammar.used", a->positional);
+    char *gtext = slurp(path);
+    if (!text || !gtext) {
+        fprintf(stderr, "enevo resume: %s: config.used.yaml or grammar.used is missing\n",
+                a->positional);
+        free(text);
+        free(gtext);
+        return 1;
+    }
+    struct enevo_config c;
+    enevo_config_defaults(&c);
+    snprintf(path, sizeof path, "%s/config.used.yaml", a->positional);
+    int rc = enevo_config_parse(text, path, &c, stderr, err, sizeof err);
+    free(text);
+    if (rc) {
+        free(gtext);
+        return fail("resume", err, rc);
+    }
+    if (a->threads)
+        c.threads = a->threads;
+    int status = run_evolution("resume", a, &c, gtext, "grammar.used", a->positional);
+    free(gtext);
+    return status;
+}
+
 static int cmd_help(const struct args *a);
 
 static const struct command commands[] = {
@@ -581,6 +806,20 @@ static const struct command commands[] = {
      "Training and inference images/s on the real data shape (1x28x28, 10 classes), median of\n"
      "three windows after a warm-up.",
      F_BATCH | F_THREADS | F_SECONDS | F_JSON | F_SEED | F_RESIZE},
+    {"evolve", cmd_evolve,
+     "evolve [CONFIG] [--grammar FILE] [--run-dir DIR] [--seed N] [--generations N]\n"
+     "             [--lambda N] [--train-subset N] [--threads N] [--dataset DIR] [--json]",
+     "Grammar-based neuroevolution, (1+lambda) strategy. CONFIG is YAML or JSON (ENERGIZE's\n"
+     "keys; the built-in default when left out); the grammar defaults to the built-in one.\n"
+     "The run directory (default runs/seed<N>) gets config.used.yaml, grammar.used,\n"
+     "stats.csv, timing.csv, stats/generation_<g>.json, best/ and a checkpoint after every\n"
+     "evaluation; if it already holds a checkpoint of the same config, the run resumes.",
+     F_GRAMMAR | F_RUNDIR | F_SEED | F_GENERATIONS | F_LAMBDA | F_SUBSET | F_THREADS | F_JSON |
+         F_DATASET | F_OPTIONAL},
+    {"resume", cmd_resume, "resume RUN_DIR [--threads N] [--json]",
+     "Continue a killed or stopped run where its checkpoint left it; the result is the one\n"
+     "an uninterrupted run gives. Refused if config.used.yaml or grammar.used changed.",
+     F_THREADS | F_JSON},
     {"help", cmd_help, "help [COMMAND]", "Show the commands, or one command's flags.", 0},
 };
 

@@ -79,6 +79,10 @@ struct enevo_config {
     int generations;
     int lambda;
     long max_epochs;
+    bool reevaluate_parent;    /* ours: retrain the parent each generation, keep a running mean */
+    long max_params;           /* ours: larger networks are invalid (memory guard); 0 = none */
+    double max_mflops;         /* ours: forward MFLOP per image above which a network is
+                                  invalid (time guard); 0 = none */
     uint64_t seed;
     struct enevo_mutation_cfg mutation;
     char fitness_metric[ENEVO_NAME_LEN]; /* used when n_terms == 0 */
@@ -112,6 +116,10 @@ int enevo_config_parse(const char *text, const char *source, struct enevo_config
 /* Load a file; path NULL gives the built-in default config. */
 int enevo_config_load(const char *path, struct enevo_config *c, FILE *warnings, char *err,
                       size_t errlen);
+/* The effective configuration as canonical YAML (every key; parses back to
+ * the same struct). Caller frees; NULL when out of memory. */
+char *enevo_config_format(const struct enevo_config *c);
+
 /* The built-in default config and grammar texts (configs/default.yaml and
  * configs/default.grammar, compiled in). */
 const char *enevo_default_config_text(void);

@@ -62,7 +62,8 @@ int enevo_dsge_random(const struct enevo_grammar *g, int start, const struct ene
                       int n_dyn, enevo_rng *rng, struct enevo_dsge **out);
 /* The phenotype text of the derivation (terminals and attributes, space
  * separated: "layer:conv out_channels:32 kernel_size:3 ... bias:True");
- * ints print as integers, floats with %.17g. Repairs the genotype as
+ * ints print as integers, floats as the shortest decimal that reads back
+ * exactly (so a seeded ENERGIZE phenotype decodes to its own digits). Repairs the genotype as
  * described above (draws from rng only when it has to). */
 int enevo_dsge_decode(const struct enevo_grammar *g, struct enevo_dsge *d,
                       const struct enevo_dyn_bound *dyn, int n_dyn, enevo_rng *rng, char **text);

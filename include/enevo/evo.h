@@ -1,0 +1,161 @@
+/* enevo/evo.h — the neuroevolution engine: genotypes of DSGE modules,
+ * ENERGIZE's mutations, the (1+λ) evolution strategy, fitness, the run
+ * directory with its crash-safe checkpoint.
+ *
+ *     struct enevo_config c; enevo_config_load(NULL, &c, stderr, err, sizeof err);
+ *     struct enevo_grammar *g; enevo_grammar_parse(enevo_default_grammar_text(), "default", &g, ...);
+ *     struct enevo_evo_data d = {&split.train, &split.validation, &split.fitness, &data.test};
+ *     struct enevo_evo_opts o = {.run_dir = "runs/x", .log = stdout};
+ *     struct enevo_evo_result r;
+ *     enevo_evolve(&c, config_text, g, grammar_text, &d, &o, &r, err, sizeof err);
+ *
+ * If run_dir already holds a checkpoint, enevo_evolve resumes it (after
+ * checking that the config and grammar are the ones it was started with).
+ */
+#ifndef ENEVO_EVO_H
+#define ENEVO_EVO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "enevo/config.h"
+#include "enevo/data.h"
+#include "enevo/grammar.h"
+#include "enevo/phenotype.h"
+#include "enevo/rng.h"
+
+/* ---- genotype ---- */
+
+struct enevo_layer_gene {
+    struct enevo_dsge *dsge; /* owned */
+    int n_in;
+    int in[ENEVO_MAX_INPUTS]; /* module-local ids; -1 = the module's input */
+};
+
+struct enevo_module {
+    int type; /* index into config->modules */
+    int n_layers, cap;
+    struct enevo_layer_gene *layers; /* owned */
+};
+
+struct enevo_genotype {
+    int n_modules, cap;
+    struct enevo_module *modules;     /* owned */
+    struct enevo_dsge *output;        /* the output rule */
+    int n_macro;
+    struct enevo_dsge *macro[ENEVO_MAX_MACRO];
+};
+
+/* The grammar symbols a config refers to, resolved once. */
+struct enevo_evo_space {
+    const struct enevo_config *cfg;
+    const struct enevo_grammar *g;
+    int module_sym[ENEVO_MAX_MODULES];
+    int output_sym;
+    int macro_sym[ENEVO_MAX_MACRO];
+};
+
+int enevo_space_init(struct enevo_evo_space *s, const struct enevo_config *c,
+                     const struct enevo_grammar *g, char *err, size_t errlen);
+
+/* A random individual: each module type once, in config order, with a
+ * layer count drawn from network_structure_init. */
+int enevo_genotype_random(const struct enevo_evo_space *s, enevo_rng *rng,
+                          struct enevo_genotype *out);
+int enevo_genotype_copy(const struct enevo_genotype *src, struct enevo_genotype *dst);
+void enevo_genotype_free(struct enevo_genotype *gt);
+int enevo_genotype_layer_count(const struct enevo_genotype *gt);
+/* The phenotype text (one layer per line with global input ids, then the
+ * output layer, then the macro rules). Repairs the DSGE genotypes (may draw
+ * from rng). Caller frees. */
+int enevo_genotype_phenotype(const struct enevo_evo_space *s, struct enevo_genotype *gt,
+                             enevo_rng *rng, char **text);
+/* Serialise / restore, for checkpoints. */
+int enevo_genotype_write(const struct enevo_genotype *gt, unsigned char **buf, size_t *len,
+                         size_t *cap);
+int enevo_genotype_read(const struct enevo_evo_space *s, const unsigned char *buf, size_t len,
+                        size_t *pos, struct enevo_genotype *out, char *err, size_t errlen);
+
+/* ---- mutation ---- */
+
+/* Which mutations were applied (bit per kind), for statistics. */
+enum enevo_mutation {
+    ENEVO_MUT_TRAIN_LONGER = 1 << 0,
+    ENEVO_MUT_REUSE_MODULE = 1 << 1,
+    ENEVO_MUT_REMOVE_MODULE = 1 << 2,
+    ENEVO_MUT_ADD_LAYER = 1 << 3,
+    ENEVO_MUT_REUSE_LAYER = 1 << 4,
+    ENEVO_MUT_REMOVE_LAYER = 1 << 5,
+    ENEVO_MUT_DSGE_LAYER = 1 << 6,
+    ENEVO_MUT_ADD_CONNECTION = 1 << 7,
+    ENEVO_MUT_REMOVE_CONNECTION = 1 << 8,
+    ENEVO_MUT_MACRO_LAYER = 1 << 9,
+};
+
+/* A hook for reuse_module (the energy issue fills it): insert a module from
+ * an archive into gt at a random position; return 1 if it did, 0 if not. */
+typedef int (*enevo_reuse_module_fn)(void *ctx, const struct enevo_evo_space *s,
+                                     struct enevo_genotype *gt, enevo_rng *rng);
+
+/* Apply ENERGIZE's mutations in order (§2.3). Returns the applied set as a
+ * bit mask (ENEVO_MUT_*). train_longer, when it fires, is the only one. */
+unsigned enevo_mutate(const struct enevo_evo_space *s, struct enevo_genotype *gt, enevo_rng *rng,
+                      enevo_reuse_module_fn reuse, void *reuse_ctx);
+/* "add_layer+dsge_layer" style text of a mutation mask (static buffer in *buf). */
+const char *enevo_mutation_names(unsigned mask, char *buf, size_t len);
+
+/* ---- fitness ---- */
+
+/* The metrics an evaluated individual has; NaN = not available. */
+struct enevo_metrics {
+    double accuracy;        /* fitness split */
+    double loss;            /* fitness split */
+    double val_accuracy, val_loss, train_loss;
+    double test_accuracy;   /* NaN unless measured (reporting only) */
+    double params, flops;
+    int epochs;             /* epochs trained in total */
+    bool valid;             /* false: invalid network, never trained */
+};
+
+/* The fitness of m under the config: fitness_function terms (maximise adds
+ * w*m, minimise adds w/m, each gated by its conditions) or the single
+ * fitness_metric (maximised metrics as is, minimised ones negated). Invalid
+ * individuals get ENEVO_WORST_FITNESS. Unknown metric: ENEVO_EINVAL. */
+#define ENEVO_WORST_FITNESS (-1e30)
+int enevo_fitness(const struct enevo_config *c, const struct enevo_metrics *m, double *out,
+                  char *err, size_t errlen);
+/* Check every metric name the config uses, before a run starts. */
+int enevo_fitness_check(const struct enevo_config *c, char *err, size_t errlen);
+
+/* ---- the run ---- */
+
+struct enevo_evo_data {
+    const struct enevo_dataset *train, *validation, *fitness, *test;
+    float mean, std; /* the normalisation the images carry (stored in model files) */
+};
+
+struct enevo_evo_opts {
+    const char *run_dir;
+    FILE *log;        /* progress lines (NULL = quiet) */
+    int threads;
+    int stop_after;   /* > 0: return ENEVO_OK after this many evaluations in this
+                         call, as if killed (for the resume tests) */
+};
+
+struct enevo_evo_result {
+    int generations;   /* completed */
+    int evaluations;   /* in the whole run */
+    double best_fitness, best_accuracy, best_test_accuracy;
+    char *best_phenotype; /* owned by the caller (free) */
+    double seconds;
+    double overhead_seconds; /* everything but training and evaluation */
+    bool finished;
+};
+
+int enevo_evolve(const struct enevo_config *c, const char *config_text,
+                 const struct enevo_grammar *g, const char *grammar_text,
+                 const struct enevo_evo_data *d, const struct enevo_evo_opts *o,
+                 struct enevo_evo_result *res, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,113 @@
+/* The effective configuration as YAML: what a run directory keeps in
+ * config.used.yaml. Canonical (every key, fixed order, %.17g numbers), so
+ * format(parse(format(c))) == format(c) and a resume can tell an edited file
+ * by its hash. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "enevo/config.h"
+
+struct out {
+    char *s;
+    size_t len, cap;
+    bool oom;
+};
+
+static void emit(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void emit(struct out *o, const char *fmt, ...)
+{
+    va_list ap;
+    for (;;) {
+        va_start(ap, fmt);
+        int n = vsnprintf(o->s ? o->s + o->len : NULL, o->s ? o->cap - o->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            o->oom = true;
+            return;
+        }
+        if (o->s && o->len + (size_t)n < o->cap) {
+            o->len += (size_t)n;
+            return;
+        }
+        size_t cap = o->cap ? o->cap * 2 : 4096;
+        while (cap < o->len + (size_t)n + 1)
+            cap *= 2;
+        char *s = realloc(o->s, cap);
+        if (!s) {
+            o->oom = true;
+            return;
+        }
+        o->s = s;
+        o->cap = cap;
+    }
+}
+
+char *enevo_config_format(const struct enevo_config *c)
+{
+    struct out o = {0};
+    const struct enevo_mutation_cfg *m = &c->mutation;
+    emit(&o, "# The effective configuration of this run, written by enevo. A resume checks\n"
+             "# that it is unchanged: copy it elsewhere to start a variant.\n");
+    emit(&o, "evolutionary:\n  generations: %d\n  lambda: %d\n  max_epochs: %ld\n",
+         c->generations, c->lambda, c->max_epochs);
+    emit(&o, "  seed: %llu\n  reevaluate_parent: %s\n  max_params: %ld\n  max_mflops: %.17g\n",
+         (unsigned long long)c->seed, c->reevaluate_parent ? "true" : "false", c->max_params,
+         c->max_mflops);
+    emit(&o,
+         "  mutation:\n    add_connection: %.17g\n    remove_connection: %.17g\n"
+         "    add_layer: %.17g\n    reuse_layer: %.17g\n    remove_layer: %.17g\n"
+         "    reuse_module: %.17g\n    remove_module: %.17g\n    dsge_layer: %.17g\n"
+         "    macro_layer: %.17g\n    train_longer: %.17g\n",
+         m->add_connection, m->remove_connection, m->add_layer, m->reuse_layer, m->remove_layer,
+         m->reuse_module, m->remove_module, m->dsge_layer, m->macro_layer, m->train_longer);
+    if (c->n_terms == 0) {
+        emit(&o, "  fitness_metric: %s\n", c->fitness_metric);
+    } else {
+        emit(&o, "  fitness_function:\n");
+        for (int t = 0; t < c->n_terms; t++) {
+            const struct enevo_fitness_term *f = &c->terms[t];
+            emit(&o, "    - metric: %s\n      objective: %s\n      weight: %.17g\n", f->metric,
+                 f->maximize ? "maximize" : "minimize", f->weight);
+            if (f->n_conds)
+                emit(&o, "      conditions:\n");
+            for (int k = 0; k < f->n_conds; k++)
+                emit(&o, "        - metric: %s\n          type: %s\n          value: %.17g\n",
+                     f->conds[k].metric, f->conds[k].greater_than ? "greater_than" : "less_than",
+                     f->conds[k].value);
+        }
+    }
+    emit(&o, "network:\n  architecture:\n    reuse_layer: %.17g\n    macro_structure: [",
+         c->reuse_layer);
+    for (int i = 0; i < c->n_macro; i++)
+        emit(&o, "%s%s", i ? ", " : "", c->macro[i]);
+    emit(&o, "]\n    output: %s\n    modules:\n", c->output);
+    for (int i = 0; i < c->n_modules; i++) {
+        const struct enevo_module_cfg *mc = &c->modules[i];
+        emit(&o, "      - name: %s\n        network_structure_init: [", mc->name);
+        for (int k = 0; k < mc->n_init; k++)
+            emit(&o, "%s%d", k ? ", " : "", mc->init[k]);
+        emit(&o, "]\n        network_structure: [%d, %d]\n        levels_back: %d\n", mc->min,
+             mc->max, mc->levels_back);
+    }
+    emit(&o,
+         "  learning:\n    data_splits:\n      evo_train: %.17g\n      evo_validation: %.17g\n"
+         "      evo_test: %.17g\n    default_train_time: %.17g\n    default_train_epochs: %d\n"
+         "    train_subset: %d\n    dataset: \"",
+         c->split_train, c->split_val, c->split_fit, c->default_train_time,
+         c->default_train_epochs, c->train_subset);
+    /* A YAML double-quoted scalar: escape backslashes and quotes. */
+    for (const char *p = c->dataset; *p; p++)
+        emit(&o, "%s%c", *p == '"' || *p == '\\' ? "\\" : "", *p);
+    emit(&o, "\"\n");
+    if (c->resize)
+        emit(&o, "    augmentation:\n      train:\n        resize:\n          size: %d\n",
+             c->resize);
+    emit(&o, "energize:\n  model_partition: %s\nthreads: %d\n",
+         c->model_partition ? "true" : "false", c->threads);
+    if (o.oom) {
+        free(o.s);
+        return NULL;
+    }
+    return o.s;
+}

@@ -1,0 +1,90 @@
+/* Fitness: ENERGIZE's single metric or weighted terms with conditions. */
+#include <math.h>
+#include <string.h>
+
+#include "enevo/evo.h"
+
+struct metric {
+    const char *name;
+    bool maximize; /* its natural direction, for a single fitness_metric */
+    size_t offset;
+    bool is_int;
+};
+
+#define M(n, max, field) {n, max, offsetof(struct enevo_metrics, field), false}
+static const struct metric metrics[] = {
+    M("accuracy", true, accuracy),
+    M("loss", false, loss),
+    M("val_accuracy", true, val_accuracy),
+    M("val_loss", false, val_loss),
+    M("params", false, params),
+    M("flops", false, flops),
+};
+#undef M
+
+static const struct metric *find(const char *name)
+{
+    for (size_t i = 0; i < sizeof metrics / sizeof metrics[0]; i++)
+        if (!strcmp(metrics[i].name, name))
+            return &metrics[i];
+    return NULL;
+}
+
+static double value(const struct metric *mt, const struct enevo_metrics *m)
+{
+    return *(const double *)((const char *)m + mt->offset);
+}
+
+static int unknown(const char *name, char *err, size_t errlen)
+{
+    return enevo_errf(err, errlen, ENEVO_EINVAL,
+                      "unknown fitness metric '%s' (known: accuracy, loss, val_accuracy, "
+                      "val_loss, params, flops)",
+                      name);
+}
+
+int enevo_fitness_check(const struct enevo_config *c, char *err, size_t errlen)
+{
+    if (c->n_terms == 0)
+        return find(c->fitness_metric) ? 0 : unknown(c->fitness_metric, err, errlen);
+    for (int t = 0; t < c->n_terms; t++) {
+        if (!find(c->terms[t].metric))
+            return unknown(c->terms[t].metric, err, errlen);
+        for (int k = 0; k < c->terms[t].n_conds; k++)
+            if (!find(c->terms[t].conds[k].metric))
+                return unknown(c->terms[t].conds[k].metric, err, errlen);
+    }
+    return 0;
+}
+
+int enevo_fitness(const struct enevo_config *c, const struct enevo_metrics *m, double *out,
+                  char *err, size_t errlen)
+{
+    *out = ENEVO_WORST_FITNESS;
+    int rc = enevo_fitness_check(c, err, errlen);
+    if (rc || !m->valid)
+        return rc;
+    double f;
+    if (c->n_terms == 0) {
+        const struct metric *mt = find(c->fitness_metric);
+        f = mt->maximize ? value(mt, m) : -value(mt, m);
+    } else {
+        f = 0;
+        for (int t = 0; t < c->n_terms; t++) {
+            const struct enevo_fitness_term *term = &c->terms[t];
+            bool ok = true;
+            for (int k = 0; k < term->n_conds; k++) {
+                double v = value(find(term->conds[k].metric), m);
+                ok &= term->conds[k].greater_than ? v > term->conds[k].value
+                                                  : v < term->conds[k].value;
+            }
+            if (!ok)
+                continue;
+            double v = value(find(term->metric), m);
+            f += term->maximize ? term->weight * v : term->weight / v;
+        }
+    }
+    if (isfinite(f))
+        *out = f;
+    return 0;
+}
