@@ -174,6 +174,20 @@ static void gradcheck_sum_merge_with_fix(void **state)
               IMG, 3);
 }
 
+/* A 1-channel input that needs a gradient (batch norm and dropout on the
+ * image): oneDNN has no JIT backward-data kernel for plain 1-channel
+ * d(src), so the conv takes the blocked-format path plus a reorder. The
+ * batch-norm scale and shift gradients flow through it. */
+static void gradcheck_conv_on_one_channel_input(void **state)
+{
+    (void)state;
+    gradcheck("layer:batch_norm input:-1\n"
+              "layer:dropout rate:0.2 input:0\n"
+              "layer:conv out_channels:5 kernel_size:3 stride:1 padding:same act:sigmoid bias:True input:1\n"
+              "layer:fc act:softmax out_features:3 bias:True input:2\n",
+              (struct enevo_shape){1, 7, 7}, 3);
+}
+
 static void gradcheck_relu_conv(void **state)
 {
     (void)state;
@@ -331,6 +345,7 @@ const struct CMUnitTest enevo_tests_layers[] = {
     cmocka_unit_test(gradcheck_dropout_and_fc),
     cmocka_unit_test(gradcheck_sum_merge_with_fix),
     cmocka_unit_test(gradcheck_relu_conv),
+    cmocka_unit_test(gradcheck_conv_on_one_channel_input),
     cmocka_unit_test(forward_matches_reference),
     cmocka_unit_test(inference_net_sees_new_weights),
     cmocka_unit_test(loss_is_stable_for_huge_logits),

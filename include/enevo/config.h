@@ -104,6 +104,9 @@ struct enevo_config {
     int resize;                 /* 0 = native size */
     /* energize */
     bool model_partition;
+    /* energize.seed_model.phenotype: generation 0 is this network plus
+     * lambda - 1 mutants of it ("" = lambda random individuals). */
+    char seed_phenotype[8192];
     /* top level */
     int threads;                /* 0 = all cores */
 };

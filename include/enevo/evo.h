@@ -63,6 +63,11 @@ int enevo_space_init(struct enevo_evo_space *s, const struct enevo_config *c,
  * layer count drawn from network_structure_init. */
 int enevo_genotype_random(const struct enevo_evo_space *s, enevo_rng *rng,
                           struct enevo_genotype *out);
+/* The genotype of a known phenotype (ENERGIZE's seed_model), its layers
+ * assigned to the config's modules in order; tokens must be in the order the
+ * grammar writes them (the canonical phenotype order). */
+int enevo_genotype_encode(const struct enevo_evo_space *s, const char *phenotype,
+                          struct enevo_genotype *out, char *err, size_t errlen);
 int enevo_genotype_copy(const struct enevo_genotype *src, struct enevo_genotype *dst);
 void enevo_genotype_free(struct enevo_genotype *gt);
 int enevo_genotype_layer_count(const struct enevo_genotype *gt);

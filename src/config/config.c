@@ -783,7 +783,10 @@ static const struct field measure_power_fields[] = {
     F_SKIP("modules"),
 };
 
-static const struct field seed_model_fields[] = {F_SKIP("phenotype"), F_SKIP("weights_path")};
+static const struct field seed_model_fields[] = {
+    F_STR("phenotype", CFG(seed_phenotype), sizeof(((struct enevo_config *)0)->seed_phenotype)),
+    F_UNUSED("weights_path", "the seed is trained from scratch like every individual"),
+};
 
 static const struct field energize_fields[] = {
     F_FN("model_partition", CFG(model_partition), fn_partition),
@@ -791,8 +794,7 @@ static const struct field energize_fields[] = {
     F_UNUSED_MAP("measure_power", measure_power_fields,
                  "enevo takes no power-measurement settings from the config"),
     F_UNUSED("ensure_gpu_exclusivity", "enevo does not change the GPU's compute mode"),
-    F_UNUSED_MAP("seed_model", seed_model_fields,
-                 "enevo cannot seed the first generation from a model yet"),
+    F_MAP("seed_model", seed_model_fields),
 };
 
 static const struct field top_fields[] = {

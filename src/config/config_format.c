@@ -103,8 +103,19 @@ char *enevo_config_format(const struct enevo_config *c)
     if (c->resize)
         emit(&o, "    augmentation:\n      train:\n        resize:\n          size: %d\n",
              c->resize);
-    emit(&o, "energize:\n  model_partition: %s\nthreads: %d\n",
-         c->model_partition ? "true" : "false", c->threads);
+    emit(&o, "energize:\n  model_partition: %s\n", c->model_partition ? "true" : "false");
+    if (c->seed_phenotype[0]) {
+        /* A literal block keeps the phenotype's lines as they are. */
+        emit(&o, "  seed_model:\n    phenotype: |\n");
+        const char *p = c->seed_phenotype;
+        while (*p) {
+            const char *nl = strchr(p, '\n');
+            int n = nl ? (int)(nl - p) : (int)strlen(p);
+            emit(&o, "      %.*s\n", n, p);
+            p += n + (nl ? 1 : 0);
+        }
+    }
+    emit(&o, "threads: %d\n", c->threads);
     if (o.oom) {
         free(o.s);
         return NULL;

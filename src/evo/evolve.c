@@ -719,7 +719,21 @@ static int make_individual(struct run *r, int idx, struct indiv *x, uint64_t *tr
     *prior_epochs = 0;
     *epochs = c->default_train_epochs;
     int rc;
-    if (r->gen == 0) {
+    if (r->gen == 0 && c->seed_phenotype[0]) {
+        /* ENERGIZE's seed_model: the seed, then mutants of it. */
+        char err[ENEVO_ERR_LEN];
+        rc = enevo_genotype_encode(&r->space, c->seed_phenotype, &x->gt, err, sizeof err);
+        if (!rc && idx > 0) {
+            struct enevo_config no_longer = *c;
+            no_longer.mutation.train_longer = 0; /* nothing to continue from */
+            struct enevo_evo_space s = r->space;
+            s.cfg = &no_longer;
+            x->mutations = enevo_mutate(&s, &x->gt, &rng, NULL, NULL);
+            x->parent_gen = 0;
+            x->parent_idx = 0;
+        }
+        x->budget = c->default_train_epochs;
+    } else if (r->gen == 0) {
         rc = enevo_genotype_random(&r->space, &rng, &x->gt);
         x->budget = c->default_train_epochs;
     } else {
@@ -932,6 +946,13 @@ int enevo_evolve(const struct enevo_config *c, const char *config_text,
     int rc = enevo_space_init(&r->space, c, g, err, errlen);
     if (!rc)
         rc = enevo_fitness_check(c, err, errlen);
+    if (!rc && c->seed_phenotype[0]) {
+        /* A seed that does not fit the grammar fails now, not mid-run. */
+        struct enevo_genotype seed;
+        rc = enevo_genotype_encode(&r->space, c->seed_phenotype, &seed, err, errlen);
+        if (!rc)
+            enevo_genotype_free(&seed);
+    }
     if (!rc && (c->lambda + 1 > (int)(sizeof r->pop / sizeof r->pop[0])))
         rc = enevo_errf(err, errlen, ENEVO_EINVAL, "lambda %d is above the limit of %d", c->lambda,
                         (int)(sizeof r->pop / sizeof r->pop[0]) - 1);

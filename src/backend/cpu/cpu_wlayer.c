@@ -8,6 +8,12 @@
 struct wlayer {
     struct cpu_weights w;
     struct cpu_prim fwd, bwd_data, bwd_weights;
+    /* When backward-data has a JIT kernel only for another format of
+     * d(src) (a 1-channel input, say), it writes here and a reorder takes
+     * the result to the layer's d(src). */
+    struct cpu_buf dsrc_tmp;
+    struct cpu_buf dsrc_shape; /* md of d(src), for creating the reorder */
+    struct cpu_prim dsrc_reorder;
 };
 
 /* Create the forward primitive descriptor on `src`; a reference kernel on
@@ -108,7 +114,28 @@ int cpu_wlayer_setup(struct cpu_net *net, struct cpu_node *node, const struct cp
         st = k->bwd_data(&d, &node->src->md, &s->w_any, &node->dst.md, s);
         if (st == dnnl_success)
             st = dnnl_primitive_desc_create(&pd, &d, attr, net->eng, hint);
-        rc = cpu_check(st, k->what_bwd_data, err, errlen);
+        if (st == dnnl_success && cpu_pd_is_reference(pd)) {
+            /* A reference kernel can be 100x slower than a JIT one on
+             * another d(src) format plus one reorder. */
+            dnnl_primitive_desc_t alt;
+            dnnl_status_t st2 = k->bwd_data(&d, &s->src_any, &s->w_any, &node->dst.md, s);
+            if (st2 == dnnl_success)
+                st2 = dnnl_primitive_desc_create(&alt, &d, attr, net->eng, hint);
+            if (st2 == dnnl_success && !cpu_pd_is_reference(alt)) {
+                dnnl_primitive_desc_destroy(pd);
+                pd = alt;
+                L->dsrc_tmp.md = *dnnl_primitive_desc_query_md(pd, dnnl_query_diff_src_md, 0);
+                rc = cpu_request(net, &L->dsrc_tmp, 0)
+                         ? enevo_errf(err, errlen, ENEVO_ENOMEM, "out of memory")
+                         : (L->dsrc_shape.md = node->src->md,
+                                            cpu_reorder_create(net, &L->dsrc_reorder, &L->dsrc_tmp,
+                                                               &L->dsrc_shape, err, errlen));
+            } else if (st2 == dnnl_success) {
+                dnnl_primitive_desc_destroy(alt);
+            }
+        }
+        if (!rc)
+            rc = cpu_check(st, k->what_bwd_data, err, errlen);
         if (!rc)
             rc = cpu_weights_bwd(net, &L->w,
                                  dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), err,
@@ -120,7 +147,8 @@ int cpu_wlayer_setup(struct cpu_net *net, struct cpu_node *node, const struct cp
         if (!rc) {
             cpu_prim_arg(&L->bwd_data, DNNL_ARG_DIFF_DST, &node->diff_dst);
             cpu_prim_arg(&L->bwd_data, DNNL_ARG_WEIGHTS, L->w.bwd);
-            cpu_prim_arg(&L->bwd_data, DNNL_ARG_DIFF_SRC, &node->diff_src_own);
+            cpu_prim_arg(&L->bwd_data, DNNL_ARG_DIFF_SRC,
+                         L->dsrc_reorder.p ? &L->dsrc_tmp : &node->diff_src_own);
         }
     }
     dnnl_primitive_attr_destroy(attr);
@@ -148,8 +176,14 @@ void cpu_wlayer_backward(struct cpu_net *net, struct cpu_node *node)
     if (L->bwd_data.p && node->needs_diff_src) {
         if (L->w.to_bwd.p)
             cpu_prim_exec(net, &L->w.to_bwd);
-        cpu_prim_set(&L->bwd_data, DNNL_ARG_DIFF_SRC, node->diff_src);
-        cpu_prim_exec(net, &L->bwd_data);
+        if (L->dsrc_reorder.p) {
+            cpu_prim_exec(net, &L->bwd_data);
+            cpu_prim_set(&L->dsrc_reorder, DNNL_ARG_TO, node->diff_src);
+            cpu_prim_exec(net, &L->dsrc_reorder);
+        } else {
+            cpu_prim_set(&L->bwd_data, DNNL_ARG_DIFF_SRC, node->diff_src);
+            cpu_prim_exec(net, &L->bwd_data);
+        }
     }
 }
 
@@ -162,6 +196,7 @@ void cpu_wlayer_destroy(struct cpu_node *node)
     cpu_prim_destroy(&L->fwd);
     cpu_prim_destroy(&L->bwd_data);
     cpu_prim_destroy(&L->bwd_weights);
+    cpu_prim_destroy(&L->dsrc_reorder);
     free(L);
     node->priv = NULL;
 }
