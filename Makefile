@@ -48,11 +48,13 @@ $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 deps:
 	@scripts/deps.sh
 
-# The default job: train the default network on Fashion-MNIST.
-RUN_ARGS ?= bench/small.phen --epochs 1
+# The default job: an evolution with the built-in config on Fashion-MNIST,
+# in a new run directory (resume a killed one with `./enevo resume DIR`).
+RUN_DIR  ?= runs/run-$(shell date +%Y%m%d-%H%M%S)
+RUN_ARGS ?=
 run: deps
 	$(MAKE) --no-print-directory enevo
-	./enevo train $(RUN_ARGS)
+	./enevo evolve --run-dir $(RUN_DIR) $(RUN_ARGS)
 
 test: deps
 	$(MAKE) --no-print-directory $(BUILD)/enevo-tests enevo

@@ -853,60 +853,13 @@ static int finish(struct ctx *x)
 
 void enevo_config_defaults(struct enevo_config *c)
 {
-    /* Zero first so padding and string tails are zero too: configs compare
-     * equal with memcmp (the default-text test relies on it). */
+    /* The values are those of configs/default.yaml, compiled in: one source
+     * of truth. Zero first so padding and string tails compare equal. The
+     * embedded text is tested to parse without error or warning. */
     memset(c, 0, sizeof *c);
-    c->generations = 10;
-    c->lambda = 4;
-    c->max_epochs = 1000000;
-    c->reevaluate_parent = false;
-    c->max_params = 0;
-    c->max_mflops = 0;
-    c->seed = 0;
-    c->mutation = (struct enevo_mutation_cfg){
-        .add_connection = 0.0,
-        .remove_connection = 0.0,
-        .add_layer = 0.25,
-        .reuse_layer = 0.15,
-        .remove_layer = 0.25,
-        .reuse_module = 0.15,
-        .remove_module = 0.25,
-        .dsge_layer = 0.15,
-        .macro_layer = 0.3,
-        .train_longer = 0.2,
-    };
-    memcpy(c->fitness_metric, "accuracy", sizeof "accuracy");
-    c->n_terms = 0;
-    c->reuse_layer = 0.2;
-    c->n_macro = 1;
-    memcpy(c->macro[0], "learning", sizeof "learning");
-    memcpy(c->output, "softmax", sizeof "softmax");
-    c->n_modules = 2;
-    memcpy(c->modules[0].name, "features", sizeof "features");
-    c->modules[0].n_init = 3;
-    c->modules[0].init[0] = 2;
-    c->modules[0].init[1] = 3;
-    c->modules[0].init[2] = 4;
-    c->modules[0].min = 1;
-    c->modules[0].max = 30;
-    c->modules[0].levels_back = 1;
-    memcpy(c->modules[1].name, "classification", sizeof "classification");
-    c->modules[1].n_init = 1;
-    c->modules[1].init[0] = 1;
-    c->modules[1].min = 1;
-    c->modules[1].max = 10;
-    c->modules[1].levels_back = 1;
-    c->split_train = 0.7;
-    c->split_val = 0.2;
-    c->split_fit = 0.1;
-    c->default_train_time = 0.0;
-    c->default_train_epochs = 3;
-    c->train_subset = 0;
-    memcpy(c->dataset, "/usr/share/datasets/fashion-mnist",
-           sizeof "/usr/share/datasets/fashion-mnist");
-    c->resize = 0;
-    c->model_partition = false;
-    c->threads = 0;
+    char err[ENEVO_ERR_LEN];
+    if (enevo_config_parse(enevo_default_config_text(), "default.yaml", c, NULL, err, sizeof err))
+        abort(); /* unreachable: the build embeds a tested file */
 }
 
 static int yaml_error(const yaml_parser_t *p, const char *src, char *err, size_t errlen)
