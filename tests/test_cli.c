@@ -6,7 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "enevo/data.h"
@@ -43,16 +47,16 @@ static void put_be32(unsigned char *b, uint32_t v)
 }
 
 /* Write synthetic images as gzipped IDX files under dir/. */
-static void write_idx(const char *dir, const char *prefix, int n, uint64_t seed)
+static void write_idx_k(const char *dir, const char *prefix, int n, int classes, uint64_t seed)
 {
     struct enevo_dataset d;
-    assert_int_equal(enevo_dataset_synthetic(n, 1, 12, 12, 4, seed, &d), 0);
+    assert_int_equal(enevo_dataset_synthetic(n, 1, 12, 12, classes, seed, &d), 0);
     float lo = 1e30f, hi = -1e30f;
     for (size_t i = 0; i < (size_t)n * 144; i++) {
         lo = d.x[i] < lo ? d.x[i] : lo;
         hi = d.x[i] > hi ? d.x[i] : hi;
     }
-    char path[512];
+    char path[1024];
     snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte.gz", dir, prefix);
     gzFile f = gzopen(path, "wb");
     assert_non_null(f);
@@ -75,6 +79,11 @@ static void write_idx(const char *dir, const char *prefix, int n, uint64_t seed)
     gzwrite(f, d.y, (unsigned)n);
     gzclose(f);
     enevo_dataset_free(&d);
+}
+
+static void write_idx(const char *dir, const char *prefix, int n, uint64_t seed)
+{
+    write_idx_k(dir, prefix, n, 4, seed);
 }
 
 static const char *tiny_phen(void)
@@ -178,7 +187,111 @@ static void train_json_save_and_eval(void **state)
     assert_non_null(strstr(out, "checksum"));
 }
 
+static int count_lines(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    int n = 0, c;
+    while ((c = fgetc(f)) != EOF)
+        n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = calloc((size_t)n + 1, 1);
+    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+        free(b);
+        b = NULL;
+    }
+    fclose(f);
+    return b;
+}
+
+/* The acceptance check of a killed run: SIGKILL while it works, resume, and
+ * compare stats.csv with an uninterrupted run's, byte for byte. */
+static void evolve_killed_with_sigkill_resumes_exactly(void **state)
+{
+    (void)state;
+    char dir[512], cfg[600], out[16384];
+    snprintf(dir, sizeof dir, "%s/evodata", enevo_test_tmpdir());
+    mkdir(dir, 0755);
+    write_idx_k(dir, "train", 600, 10, 5);
+    write_idx_k(dir, "t10k", 100, 10, 6);
+    snprintf(cfg, sizeof cfg, "%s/tiny.yaml", dir);
+    FILE *f = fopen(cfg, "w");
+    fprintf(f, "evolutionary:\n  generations: 3\n  lambda: 3\n  reevaluate_parent: true\n"
+               "  max_mflops: 5\n"
+               "network:\n  learning:\n    default_train_epochs: 1\n    dataset: %s\n",
+            dir);
+    fclose(f);
+    int rc = run(out, sizeof out, "evolve %s --seed 3 --threads 2 --run-dir %s/a", cfg, dir);
+    if (rc)
+        fail_msg("evolve failed (%d): %s", rc, out);
+    /* The same run in the background, killed once it has 4 rows. */
+    char stats[700], rundir[600];
+    snprintf(stats, sizeof stats, "%s/b/stats.csv", dir);
+    snprintf(rundir, sizeof rundir, "%s/b", dir);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* enevo itself, no shell in between, so the SIGKILL reaches it. */
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        execl(bin(), bin(), "evolve", cfg, "--seed", "3", "--threads", "2", "--run-dir", rundir,
+              (char *)NULL);
+        _exit(127);
+    }
+    int killed = 0;
+    for (int i = 0; i < 6000 && !killed; i++) {
+        if (count_lines(stats) >= 5) {
+            kill(pid, SIGKILL);
+            killed = 1;
+        }
+        usleep(10000);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    assert_true(killed);
+    assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    rc = run(out, sizeof out, "resume %s/b --threads 2", dir);
+    if (rc)
+        fail_msg("resume failed (%d): %s", rc, out);
+    assert_non_null(strstr(out, "resuming"));
+    char pa[700];
+    snprintf(pa, sizeof pa, "%s/a/stats.csv", dir);
+    char *a = slurp(pa), *b = slurp(stats);
+    assert_non_null(a);
+    assert_non_null(b);
+    if (strcmp(a, b)) {
+        size_t i = 0;
+        while (a[i] == b[i])
+            i++;
+        fail_msg("stats.csv differ at byte %zu:\n--- uninterrupted: %.300s\n--- resumed: %.300s", i,
+                 a + (i > 100 ? i - 100 : 0), b + (i > 100 ? i - 100 : 0));
+    }
+    free(a);
+    free(b);
+    /* A config changed under a run is refused. */
+    snprintf(pa, sizeof pa, "%s/b/config.used.yaml", dir);
+    f = fopen(pa, "a");
+    fputs("threads: 1\n", f);
+    fclose(f);
+    rc = run(out, sizeof out, "resume %s/b", dir);
+    assert_int_equal(rc, 1);
+}
+
 const struct CMUnitTest enevo_tests_cli[] = {
+    cmocka_unit_test(evolve_killed_with_sigkill_resumes_exactly),
     cmocka_unit_test(usage_errors_exit_2),
     cmocka_unit_test(data_and_phenotype_errors_exit_1),
     cmocka_unit_test(train_json_save_and_eval),
