@@ -139,6 +139,27 @@ static void best_epoch_weights_are_restored(void **state)
     enevo_dataset_free(&val);
 }
 
+static void divergence_is_reported_not_hidden(void **state)
+{
+    (void)state;
+    struct enevo_dataset tr, val;
+    assert_int_equal(enevo_dataset_synthetic(256, 1, 12, 12, 4, 1, &tr), 0);
+    assert_int_equal(enevo_dataset_synthetic(64, 1, 12, 12, 4, 2, &val), 0);
+    /* relu everywhere: NaN weights would give finite (constant) logits. */
+    const char *text =
+        "layer:conv out_channels:8 kernel_size:3 stride:1 padding:same act:relu bias:True input:-1\n"
+        "layer:fc act:relu out_features:16 bias:True input:0\n"
+        "layer:fc act:softmax out_features:4 bias:True input:1\n"
+        "learning:gradient_descent lr:1e6 momentum:0.9 weight_decay:0 nesterov:False "
+        "early_stop:3 batch_size:32 epochs:3\n";
+    struct run r;
+    train_once(&r, text, &tr, &val, 1, 2);
+    assert_int_equal(r.rc, ENEVO_ENUMERIC);
+    run_free(&r);
+    enevo_dataset_free(&tr);
+    enevo_dataset_free(&val);
+}
+
 static void energize_phenotype2_trains(void **state)
 {
     (void)state;
@@ -175,6 +196,7 @@ const struct CMUnitTest enevo_tests_train[] = {
     cmocka_unit_test(small_net_learns_generated_data),
     cmocka_unit_test(training_is_bit_for_bit_deterministic),
     cmocka_unit_test(best_epoch_weights_are_restored),
+    cmocka_unit_test(divergence_is_reported_not_hidden),
     cmocka_unit_test(energize_phenotype2_trains),
 };
 const size_t enevo_tests_train_count = ENEVO_COUNT(enevo_tests_train);

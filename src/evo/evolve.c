@@ -538,8 +538,14 @@ static int evaluate(struct run *r, struct indiv *x, uint64_t train_seed, const c
     };
     rc = text ? enevo_model_save(path, &mf, err, sizeof err) : ENEVO_ENOMEM;
     free(text);
-    if (rc)
+    if (rc == ENEVO_ENUMERIC) {
+        /* Non-finite weights: a failed individual, not a failed run. */
+        x->m.valid = false;
+        snprintf(note, notelen, "invalid: %s", err);
+        rc = 0;
+    } else if (rc) {
         snprintf(note, notelen, "%s", err);
+    }
 out:
     enevo_model_file_free(&init);
     enevo_optim_free(&opt);

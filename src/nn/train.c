@@ -68,6 +68,17 @@ int enevo_evaluate(struct enevo_net *net, const struct enevo_dataset *d, double 
     return 0;
 }
 
+/* NaN weights can hide behind a relu (oneDNN's max(NaN, 0) gives 0): the
+ * logits stay finite and the net quietly predicts one class. So the
+ * weights themselves are checked after every epoch. */
+static bool all_finite(const float *v, size_t n)
+{
+    bool ok = true;
+    for (size_t i = 0; i < n; i++)
+        ok &= isfinite(v[i]);
+    return ok;
+}
+
 static void progress_bar(int epoch, int epochs, int done, int total, double ips, double loss,
                          double eta)
 {
@@ -143,10 +154,12 @@ int enevo_train(struct enevo_net *net, struct enevo_optim *optim, const struct e
         train_time += dt;
         if (bar)
             fputc('\n', stderr);
+        if (!rc && !all_finite(enevo_net_params(net), np))
+            rc = ENEVO_ENUMERIC;
         if (rc == ENEVO_ENUMERIC) {
             rc = enevo_errf(err, errlen, rc,
-                            "training diverged in epoch %d (the loss is not finite); a lower "
-                            "learning rate may help",
+                            "training diverged in epoch %d (non-finite loss or weights); a "
+                            "lower learning rate may help",
                             epoch);
             break;
         }
