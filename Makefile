@@ -9,7 +9,7 @@ CFLAGS   ?= $(OPT) -g
 WARN     := -Wall -Wextra -Wshadow -Werror
 ALLCFLAGS = -std=c11 $(WARN) $(CFLAGS) -fopenmp -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
             -Iinclude -Isrc -MMD -MP
-LDLIBS   := -ldnnl -lopenblas -lcjson -lyaml -lz -lm -fopenmp
+LDLIBS   := -ldnnl -lopenblas -lcjson -lyaml -lz -ldl -lpthread -lm -fopenmp
 
 # EXCLUDE: patterns of sources to leave out (work in progress), e.g. src/evo/%
 EXCLUDE  ?=

@@ -11,6 +11,7 @@
 
 #include "enevo/config.h"
 #include "enevo/data.h"
+#include "enevo/energy.h"
 #include "enevo/evo.h"
 #include "enevo/grammar.h"
 #include "enevo/phenotype.h"
@@ -227,19 +228,77 @@ static char *slurp(const char *path)
     return b;
 }
 
+static int run_evo_cfg(const struct enevo_config *cfg, struct enevo_meter *meter, const char *dir,
+                       struct data *x, int stop_after, struct enevo_evo_result *res, char *err,
+                       size_t errlen)
+{
+    struct enevo_config c = *cfg;
+    struct enevo_grammar *g;
+    assert_int_equal(
+        enevo_grammar_parse(enevo_default_grammar_text(), "default.grammar", &g, err, errlen), 0);
+    struct enevo_evo_opts o = {.run_dir = dir, .log = NULL, .threads = 2, .stop_after = stop_after,
+                               .meter = meter};
+    int rc = enevo_evolve(&c, "tiny config", g, enevo_default_grammar_text(), &x->d, &o, res, err,
+                          errlen);
+    enevo_grammar_free(g);
+    return rc;
+}
+
 static int run_evo(const char *dir, struct data *x, int stop_after, struct enevo_evo_result *res,
                    char *err, size_t errlen)
 {
     struct enevo_config c;
     tiny_config(&c);
-    struct enevo_grammar *g;
-    assert_int_equal(
-        enevo_grammar_parse(enevo_default_grammar_text(), "default.grammar", &g, err, errlen), 0);
-    struct enevo_evo_opts o = {.run_dir = dir, .log = NULL, .threads = 2, .stop_after = stop_after};
-    int rc = enevo_evolve(&c, "tiny config", g, enevo_default_grammar_text(), &x->d, &o, res, err,
-                          errlen);
-    enevo_grammar_free(g);
-    return rc;
+    return run_evo_cfg(&c, NULL, dir, x, stop_after, res, err, errlen);
+}
+
+/* Energy-aware fitness with the model meter and reuse_module: energies in
+ * stats.csv, reused modules with their energies, the archive in the
+ * checkpoint (the interrupted run equals the uninterrupted one). */
+static void energy_aware_run_reuses_modules_and_resumes(void **state)
+{
+    (void)state;
+    struct data x;
+    data_init(&x);
+    struct enevo_config c;
+    tiny_config(&c);
+    c.generations = 4;
+    c.mutation.reuse_module = 1.0;
+    c.mutation.train_longer = 0;
+    c.n_terms = 2;
+    c.terms[0] = (struct enevo_fitness_term){"accuracy", true, 1.0, 0, {{"", false, 0}}};
+    c.terms[1] = (struct enevo_fitness_term){"energy_mj", false, 0.01, 0, {{"", false, 0}}};
+    char err[ENEVO_ERR_LEN];
+    struct enevo_meter_cfg mc = enevo_meter_defaults();
+    struct enevo_meter *m;
+    assert_int_equal(enevo_meter_open("model", &mc, &m, NULL, 0, err, sizeof err), 0);
+    char a[512], b[512];
+    snprintf(a, sizeof a, "%s/evo-energy-a", enevo_test_tmpdir());
+    snprintf(b, sizeof b, "%s/evo-energy-b", enevo_test_tmpdir());
+    struct enevo_evo_result r;
+    if (run_evo_cfg(&c, m, a, &x, 0, &r, err, sizeof err))
+        fail_msg("%s", err);
+    free(r.best_phenotype);
+    int stops[] = {4, 3, 0};
+    for (int i = 0; i < 3; i++) {
+        if (run_evo_cfg(&c, m, b, &x, stops[i], &r, err, sizeof err))
+            fail_msg("%s", err);
+        free(r.best_phenotype);
+    }
+    char pa[600], pb[600];
+    snprintf(pa, sizeof pa, "%s/stats.csv", a);
+    snprintf(pb, sizeof pb, "%s/stats.csv", b);
+    char *sa = slurp(pa), *sb = slurp(pb);
+    assert_string_equal(sa, sb);
+    assert_non_null(strstr(sa, "energy_j_per_inference,power_w,latency_s"));
+    assert_non_null(strstr(sa, "model-estimate"));
+    /* reuse_module fired and says which module, with its energy. */
+    assert_non_null(strstr(sa, "reuse_module"));
+    assert_non_null(strstr(sa, " J,\""));
+    free(sa);
+    free(sb);
+    enevo_meter_close(m);
+    data_free(&x);
 }
 
 static void tiny_evolution_is_deterministic_and_resumes_exactly(void **state)
@@ -374,5 +433,6 @@ const struct CMUnitTest enevo_tests_evo[] = {
     cmocka_unit_test(genotype_serialisation_round_trips),
     cmocka_unit_test(tiny_evolution_is_deterministic_and_resumes_exactly),
     cmocka_unit_test(resume_refuses_changed_config_and_corrupt_checkpoint),
+    cmocka_unit_test(energy_aware_run_reuses_modules_and_resumes),
 };
 const size_t enevo_tests_evo_count = ENEVO_COUNT(enevo_tests_evo);

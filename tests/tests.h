@@ -28,7 +28,9 @@
     X(config)                \
     X(evo)                   \
     X(cli)                   \
-    X(grammar)
+    X(grammar)               \
+    X(energy)                \
+    X(protocol)
 
 #define ENEVO__TEST_DECL(g)                               \
     extern const struct CMUnitTest enevo_tests_##g[];     \

@@ -13,6 +13,7 @@
 
 #include "enevo/config.h"
 #include "enevo/data.h"
+#include "enevo/energy.h"
 #include "enevo/evo.h"
 #include "enevo/grammar.h"
 #include "enevo/model.h"
@@ -33,6 +34,9 @@ struct args {
     const char *save;
     const char *grammar;
     const char *run_dir;
+    const char *meter;
+    int repetitions, networks;
+    double window;
     int generations, lambda;
     bool positional_optional;
     int epochs, batch_size, train_subset, threads, resize;
@@ -58,6 +62,10 @@ enum flag_bit {
     F_GENERATIONS = 1 << 12,
     F_LAMBDA = 1 << 13,
     F_OPTIONAL = 1 << 14, /* the positional argument may be left out */
+    F_METER = 1 << 15,
+    F_REPS = 1 << 16,
+    F_WINDOW = 1 << 17,
+    F_NETWORKS = 1 << 18,
 };
 
 struct command {
@@ -103,7 +111,8 @@ static int parse_args(const struct command *c, int argc, char **argv, struct arg
         {"--epochs", F_EPOCHS, 1, 100000},      {"--batch-size", F_BATCH, 1, 65536},
         {"--train-subset", F_SUBSET, 1, INT_MAX}, {"--threads", F_THREADS, 1, 1024},
         {"--resize", F_RESIZE, 4, 1024},        {"--generations", F_GENERATIONS, 1, 1000000},
-        {"--lambda", F_LAMBDA, 1, 64},
+        {"--lambda", F_LAMBDA, 1, 64},           {"--repetitions", F_REPS, 1, 1000},
+        {"--networks", F_NETWORKS, 3, 1000},
     };
     for (int i = 0; i < argc; i++) {
         const char *f = argv[i];
@@ -140,6 +149,8 @@ static int parse_args(const struct command *c, int argc, char **argv, struct arg
                        : ints[k].bit == F_THREADS     ? &a->threads
                        : ints[k].bit == F_GENERATIONS ? &a->generations
                        : ints[k].bit == F_LAMBDA      ? &a->lambda
+                       : ints[k].bit == F_REPS        ? &a->repetitions
+                       : ints[k].bit == F_NETWORKS    ? &a->networks
                                                       : &a->resize;
             *dst = (int)x;
             known = true;
@@ -153,6 +164,8 @@ static int parse_args(const struct command *c, int argc, char **argv, struct arg
                    (!strcmp(f, "--save") && (c->flags & F_SAVE)) ||
                    (!strcmp(f, "--grammar") && (c->flags & F_GRAMMAR)) ||
                    (!strcmp(f, "--run-dir") && (c->flags & F_RUNDIR)) ||
+                   (!strcmp(f, "--meter") && (c->flags & F_METER)) ||
+                   (!strcmp(f, "--window") && (c->flags & F_WINDOW)) ||
                    (!strcmp(f, "--seconds") && (c->flags & F_SECONDS))))
             return usage_error(c, "%s needs a value", f);
         if (!strcmp(f, "--seed") && (c->flags & F_SEED)) {
@@ -172,6 +185,14 @@ static int parse_args(const struct command *c, int argc, char **argv, struct arg
             a->grammar = argv[++i];
         } else if (!strcmp(f, "--run-dir") && (c->flags & F_RUNDIR)) {
             a->run_dir = argv[++i];
+        } else if (!strcmp(f, "--meter") && (c->flags & F_METER)) {
+            a->meter = argv[++i];
+        } else if (!strcmp(f, "--window") && (c->flags & F_WINDOW)) {
+            char *end;
+            a->window = strtod(v, &end);
+            if (end == v || *end || !(a->window > 0) || a->window > 600)
+                return usage_error(c, "--window expects seconds in (0, 600], got '%s'", v);
+            i++;
         } else if (!strcmp(f, "--seconds") && (c->flags & F_SECONDS)) {
             char *end;
             a->seconds = strtod(v, &end);
@@ -615,6 +636,31 @@ static char *slurp(const char *path)
     return buf;
 }
 
+/* The meter a command asked for, with the config's model coefficients; says
+ * which one auto picked. */
+static int open_meter(const char *cmd, const char *name, const struct enevo_config *c,
+                      struct enevo_meter **m, FILE *log)
+{
+    char err[ENEVO_ERR_LEN], chosen[256] = "";
+    struct enevo_meter_cfg mc = enevo_meter_defaults();
+    mc.nvml_device = c->nvml_device;
+    mc.e_flop_pj = c->e_flop_pj;
+    mc.e_byte_pj = c->e_byte_pj;
+    mc.static_w = c->static_w;
+    mc.peak_gflops = c->peak_gflops;
+    mc.bandwidth_gbs = c->bandwidth_gbs;
+    int rc = enevo_meter_open(name, &mc, m, chosen, sizeof chosen, err, sizeof err);
+    if (rc)
+        return fail(cmd, err, rc);
+    if (chosen[0])
+        fprintf(log, "%s\n", chosen);
+    if ((*m)->estimate)
+        fprintf(log, "energy: %s (no sensor used: an estimate from FLOPs, bytes moved and a "
+                     "static power, see docs/MEASUREMENT.md)\n",
+                (*m)->label);
+    return 0;
+}
+
 /* Shared by evolve and resume: data as the config says, then the run. */
 static int run_evolution(const char *cmd, const struct args *a, struct enevo_config *c,
                          const char *grammar_text, const char *grammar_name, const char *run_dir)
@@ -657,8 +703,11 @@ static int run_evolution(const char *cmd, const struct args *a, struct enevo_con
         tr = &subset;
     }
     struct enevo_evo_data ed = {tr, &split.validation, &split.fitness, &d.test, d.mean, d.std};
+    struct enevo_meter *meter = NULL;
+    if (open_meter(cmd, c->meter, c, &meter, a->json ? stderr : stdout))
+        goto out;
     struct enevo_evo_opts o = {.run_dir = run_dir, .log = a->json ? stderr : stdout,
-                               .threads = c->threads};
+                               .threads = c->threads, .meter = meter};
     if (c->threads > 0)
         omp_set_num_threads(c->threads);
     if (c->default_train_time > 0)
@@ -667,6 +716,7 @@ static int run_evolution(const char *cmd, const struct args *a, struct enevo_con
                 cmd, c->default_train_time);
     struct enevo_evo_result res;
     rc = enevo_evolve(c, config_text, g, grammar_text, &ed, &o, &res, err, sizeof err);
+    enevo_meter_close(meter);
     if (rc) {
         fail(cmd, err, rc);
         free(res.best_phenotype);
@@ -734,6 +784,15 @@ static int cmd_evolve(const struct args *a)
         c.train_subset = a->train_subset;
     if (a->threads)
         c.threads = a->threads;
+    if (a->meter) {
+        if (strcmp(a->meter, "auto") && strcmp(a->meter, "nvml") && strcmp(a->meter, "rapl") &&
+            strcmp(a->meter, "model")) {
+            fprintf(stderr, "enevo evolve: --meter expects auto, nvml, rapl or model, got '%s'\n",
+                    a->meter);
+            return 2;
+        }
+        snprintf(c.meter, sizeof c.meter, "%s", a->meter);
+    }
     if (a->dataset && strcmp(a->dataset, ENEVO_DEFAULT_DATASET))
         snprintf(c.dataset, sizeof c.dataset, "%s", a->dataset);
     char *gtext = a->grammar ? slurp(a->grammar) : strdup(enevo_default_grammar_text());
@@ -788,6 +847,292 @@ static int cmd_resume(const struct args *a)
     return status;
 }
 
+/* A network to measure: a model file (its weights) or a phenotype (random
+ * weights: the energy of inference hardly depends on their values). */
+static int load_for_inference(const char *cmd, const char *path, int batch, int threads,
+                              struct enevo_net **net, struct enevo_shape *in)
+{
+    char err[ENEVO_ERR_LEN];
+    struct enevo_model_file mf = {0};
+    struct enevo_phenotype p;
+    int rc;
+    FILE *f = fopen(path, "rb");
+    char magic[8] = {0};
+    bool is_model = f && fread(magic, 1, 8, f) == 8 && !memcmp(magic, ENEVO_MODEL_MAGIC, 8);
+    if (f)
+        fclose(f);
+    if (is_model) {
+        if ((rc = enevo_model_load(path, &mf, err, sizeof err)))
+            return fail(cmd, err, rc);
+        rc = enevo_phenotype_parse(mf.phenotype, path, &p, err, sizeof err);
+        *in = (struct enevo_shape){mf.in_c, mf.in_h, mf.in_w};
+    } else {
+        rc = enevo_phenotype_load(path, &p, err, sizeof err);
+        *in = (struct enevo_shape){1, 28, 28};
+    }
+    if (rc) {
+        enevo_model_file_free(&mf);
+        return fail(cmd, err, rc);
+    }
+    struct enevo_net_opts no = {.batch = batch, .training = false, .threads = threads};
+    rc = enevo_net_create(&p, *in, is_model ? mf.n_classes : 10, &no, net, err, sizeof err);
+    enevo_phenotype_free(&p);
+    if (!rc && is_model) {
+        if (mf.n_params != enevo_net_param_count(*net) || mf.n_stats != enevo_net_stats_count(*net))
+            rc = enevo_errf(err, sizeof err, ENEVO_EFORMAT,
+                            "%s: parameter counts do not match its phenotype", path);
+        else {
+            memcpy(enevo_net_params(*net), mf.params, sizeof(float) * mf.n_params);
+            memcpy(enevo_net_stats(*net), mf.stats, sizeof(float) * mf.n_stats);
+        }
+    } else if (!rc) {
+        enevo_rng r;
+        enevo_rng_seed(&r, 1, ENEVO_STREAM_INIT);
+        enevo_net_init_params(*net, &r);
+    }
+    enevo_model_file_free(&mf);
+    if (rc) {
+        enevo_net_free(*net);
+        *net = NULL;
+        return fail(cmd, err, rc);
+    }
+    return 0;
+}
+
+static float *random_batch(struct enevo_shape in, int batch, uint64_t seed)
+{
+    size_t n = (size_t)batch * in.c * in.h * in.w;
+    float *x = malloc(sizeof(float) * n);
+    enevo_rng r;
+    enevo_rng_seed(&r, seed, ENEVO_STREAM_INIT);
+    for (size_t i = 0; x && i < n; i++)
+        x[i] = enevo_rng_normal(&r);
+    return x;
+}
+
+static int cmd_measure(const struct args *a)
+{
+    char err[ENEVO_ERR_LEN];
+    struct enevo_config c;
+    enevo_config_defaults(&c);
+    FILE *log = a->json ? stderr : stdout;
+    int batch = a->batch_size ? a->batch_size : c.energy_batch;
+    struct enevo_net *net = NULL;
+    struct enevo_shape in;
+    struct enevo_meter *m = NULL;
+    if (load_for_inference("measure", a->positional, batch, a->threads, &net, &in))
+        return 1;
+    if (open_meter("measure", a->meter ? a->meter : c.meter, &c, &m, log)) {
+        enevo_net_free(net);
+        return 1;
+    }
+    struct enevo_measure_opts mo = enevo_measure_defaults(m);
+    if (a->repetitions)
+        mo.repetitions = a->repetitions;
+    if (a->window)
+        mo.window_s = a->window;
+    float *x = random_batch(in, batch, a->seed);
+    struct enevo_measurement r;
+    int rc = x ? enevo_measure(net, x, m, &mo, &r, err, sizeof err) : ENEVO_ENOMEM;
+    int status = 1;
+    if (rc) {
+        fail("measure", x ? err : "out of memory", rc);
+        goto out;
+    }
+    const char *tag = r.estimate ? " (estimate)" : "";
+    fprintf(log,
+            "%s: batch %d, %d threads, %.2f MFLOP/image, meter %s%s\n"
+            "  energy per inference  %.4g J%s  (95%% CI %.4g - %.4g, median of %d windows of "
+            ">= %.2g s)\n"
+            "  net of idle           %.4g J%s  (idle %.3g W)\n"
+            "  average power         %.4g W%s\n"
+            "  latency               %.4g ms per batch, %.4g us per image (measured)\n"
+            "  throughput            %.0f images/s (measured)\n",
+            a->positional, batch, omp_get_max_threads(), enevo_net_flops(net) / 1e6, r.label,
+            r.estimate ? " (no sensor: estimate)" : "", r.j_per_inference, tag, r.ci_low,
+            r.ci_high, r.repetitions, r.window_s, r.j_per_inference_net, tag, r.idle_w, r.power_w,
+            tag, 1e3 * r.latency_batch_s, 1e6 * r.latency_image_s, r.images_per_s);
+    if (a->json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "file", a->positional);
+        cJSON_AddStringToObject(o, "meter", r.label);
+        cJSON_AddBoolToObject(o, "estimate", r.estimate);
+        cJSON_AddNumberToObject(o, "energy_j_per_inference", r.j_per_inference);
+        cJSON_AddNumberToObject(o, "energy_j_per_inference_net", r.j_per_inference_net);
+        cJSON_AddNumberToObject(o, "energy_ci_low", r.ci_low);
+        cJSON_AddNumberToObject(o, "energy_ci_high", r.ci_high);
+        cJSON_AddNumberToObject(o, "power_w", r.power_w);
+        cJSON_AddNumberToObject(o, "idle_power_w", r.idle_w);
+        cJSON_AddNumberToObject(o, "latency_batch_s", r.latency_batch_s);
+        cJSON_AddNumberToObject(o, "latency_image_s", r.latency_image_s);
+        cJSON_AddNumberToObject(o, "images_per_s", r.images_per_s);
+        cJSON_AddNumberToObject(o, "repetitions", r.repetitions);
+        cJSON_AddNumberToObject(o, "window_s", r.window_s);
+        cJSON_AddNumberToObject(o, "batch_size", batch);
+        cJSON_AddNumberToObject(o, "flops_per_image", enevo_net_flops(net));
+        cJSON_AddNumberToObject(o, "params", (double)enevo_net_param_count(net));
+        print_json(o);
+    }
+    status = 0;
+out:
+    free(x);
+    enevo_meter_close(m);
+    enevo_net_free(net);
+    return status;
+}
+
+/* Least squares of J/inference = flops*e_flop + bytes*e_byte + static_w *
+ * latency over random networks measured with a real meter. */
+static int solve3(double A[3][3], double b[3], double x[3])
+{
+    for (int i = 0; i < 3; i++) {
+        int piv = i;
+        for (int r = i + 1; r < 3; r++)
+            if (fabs(A[r][i]) > fabs(A[piv][i]))
+                piv = r;
+        if (fabs(A[piv][i]) < 1e-300)
+            return -1;
+        for (int k = 0; k < 3; k++) {
+            double t = A[i][k];
+            A[i][k] = A[piv][k];
+            A[piv][k] = t;
+        }
+        double t = b[i];
+        b[i] = b[piv];
+        b[piv] = t;
+        for (int r = i + 1; r < 3; r++) {
+            double f = A[r][i] / A[i][i];
+            for (int k = i; k < 3; k++)
+                A[r][k] -= f * A[i][k];
+            b[r] -= f * b[i];
+        }
+    }
+    for (int i = 2; i >= 0; i--) {
+        double s = b[i];
+        for (int k = i + 1; k < 3; k++)
+            s -= A[i][k] * x[k];
+        x[i] = s / A[i][i];
+    }
+    return 0;
+}
+
+static int cmd_calibrate(const struct args *a)
+{
+    char err[ENEVO_ERR_LEN];
+    struct enevo_config c;
+    enevo_config_defaults(&c);
+    FILE *log = a->json ? stderr : stdout;
+    struct enevo_meter *m = NULL;
+    if (open_meter("calibrate", a->meter ? a->meter : "auto", &c, &m, log))
+        return 1;
+    if (m->estimate) {
+        fprintf(stderr, "enevo calibrate: the %s meter is itself the estimate; calibration needs "
+                        "a real meter (rapl or nvml), and none is available here\n",
+                m->label);
+        enevo_meter_close(m);
+        return 1;
+    }
+    /* Random networks of the default grammar with its default config. */
+    struct enevo_grammar *g = NULL;
+    struct enevo_evo_space s;
+    int n = a->networks ? a->networks : 12, batch = a->batch_size ? a->batch_size : c.energy_batch;
+    int rc = enevo_grammar_parse(enevo_default_grammar_text(), "default.grammar", &g, err,
+                                 sizeof err);
+    if (!rc)
+        rc = enevo_space_init(&s, &c, g, err, sizeof err);
+    double (*rows)[4] = calloc((size_t)n, sizeof *rows); /* flops, bytes, latency, J */
+    int got = 0;
+    enevo_rng r;
+    enevo_rng_seed(&r, a->seed, ENEVO_STREAM_EVO);
+    for (int tries = 0; !rc && got < n && tries < 50 * n; tries++) {
+        struct enevo_genotype gt;
+        char *text = NULL;
+        struct enevo_phenotype p;
+        struct enevo_net *net = NULL;
+        if (enevo_genotype_random(&s, &r, &gt))
+            continue;
+        int ok = !enevo_genotype_phenotype(&s, &gt, &r, &text) &&
+                 !enevo_phenotype_parse(text, "random", &p, err, sizeof err);
+        enevo_genotype_free(&gt);
+        free(text);
+        if (!ok)
+            continue;
+        struct enevo_net_opts no = {.batch = batch, .threads = a->threads};
+        ok = !enevo_net_create(&p, (struct enevo_shape){1, 28, 28}, 10, &no, &net, err,
+                               sizeof err) &&
+             enevo_net_flops(net) < 30e6;
+        enevo_phenotype_free(&p);
+        if (!ok) {
+            enevo_net_free(net);
+            continue;
+        }
+        enevo_rng ir;
+        enevo_rng_seed(&ir, (uint64_t)got, ENEVO_STREAM_INIT);
+        enevo_net_init_params(net, &ir);
+        float *x = random_batch((struct enevo_shape){1, 28, 28}, batch, (uint64_t)got);
+        struct enevo_measure_opts mo = enevo_measure_defaults(m);
+        mo.repetitions = a->repetitions ? a->repetitions : 5;
+        if (a->window)
+            mo.window_s = a->window;
+        struct enevo_measurement res;
+        rc = enevo_measure(net, x, m, &mo, &res, err, sizeof err);
+        if (!rc) {
+            rows[got][0] = enevo_net_flops(net);
+            rows[got][1] = enevo_net_bytes_per_batch(net) / batch;
+            rows[got][2] = res.latency_image_s;
+            rows[got][3] = res.j_per_inference;
+            fprintf(log, "network %2d: %7.2f MFLOP, %7.2f MB, %8.2f us, %.4g J/inference (%s)\n",
+                    got + 1, rows[got][0] / 1e6, rows[got][1] / 1e6, 1e6 * rows[got][2],
+                    rows[got][3], res.label);
+            got++;
+        }
+        free(x);
+        enevo_net_free(net);
+    }
+    int status = 1;
+    if (rc) {
+        fail("calibrate", err, rc);
+        goto out;
+    }
+    double A[3][3] = {{0}}, b[3] = {0}, coef[3] = {0};
+    for (int i = 0; i < got; i++)
+        for (int j = 0; j < 3; j++) {
+            for (int k = 0; k < 3; k++)
+                A[j][k] += rows[i][j] * rows[i][k];
+            b[j] += rows[i][j] * rows[i][3];
+        }
+    if (got < 3 || solve3(A, b, coef)) {
+        fprintf(stderr, "enevo calibrate: %d networks are not enough for a fit\n", got);
+        goto out;
+    }
+    double se = 0;
+    for (int i = 0; i < got; i++) {
+        double pred = rows[i][0] * coef[0] + rows[i][1] * coef[1] + rows[i][2] * coef[2];
+        se += pow((pred - rows[i][3]) / rows[i][3], 2);
+    }
+    double rms = sqrt(se / got);
+    fprintf(log,
+            "fit over %d networks (%s): e_flop_pj %.4g, e_byte_pj %.4g, static_w %.4g; relative "
+            "RMS error %.1f%%\nput them under energy.model in the config\n",
+            got, m->label, coef[0] * 1e12, coef[1] * 1e12, coef[2], 100 * rms);
+    if (a->json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "meter", m->label);
+        cJSON_AddNumberToObject(o, "networks", got);
+        cJSON_AddNumberToObject(o, "e_flop_pj", coef[0] * 1e12);
+        cJSON_AddNumberToObject(o, "e_byte_pj", coef[1] * 1e12);
+        cJSON_AddNumberToObject(o, "static_w", coef[2]);
+        cJSON_AddNumberToObject(o, "relative_rms_error", rms);
+        print_json(o);
+    }
+    status = 0;
+out:
+    free(rows);
+    enevo_grammar_free(g);
+    enevo_meter_close(m);
+    return status;
+}
+
 static int cmd_help(const struct args *a);
 
 static const struct command commands[] = {
@@ -808,18 +1153,33 @@ static const struct command commands[] = {
      F_BATCH | F_THREADS | F_SECONDS | F_JSON | F_SEED | F_RESIZE},
     {"evolve", cmd_evolve,
      "evolve [CONFIG] [--grammar FILE] [--run-dir DIR] [--seed N] [--generations N]\n"
-     "             [--lambda N] [--train-subset N] [--threads N] [--dataset DIR] [--json]",
+     "             [--lambda N] [--train-subset N] [--meter M] [--threads N] [--dataset DIR]\n"
+     "             [--json]",
      "Grammar-based neuroevolution, (1+lambda) strategy. CONFIG is YAML or JSON (ENERGIZE's\n"
      "keys; the built-in default when left out); the grammar defaults to the built-in one.\n"
      "The run directory (default runs/seed<N>) gets config.used.yaml, grammar.used,\n"
      "stats.csv, timing.csv, stats/generation_<g>.json, best/ and a checkpoint after every\n"
      "evaluation; if it already holds a checkpoint of the same config, the run resumes.",
      F_GRAMMAR | F_RUNDIR | F_SEED | F_GENERATIONS | F_LAMBDA | F_SUBSET | F_THREADS | F_JSON |
-         F_DATASET | F_OPTIONAL},
+         F_DATASET | F_OPTIONAL | F_METER},
     {"resume", cmd_resume, "resume RUN_DIR [--threads N] [--json]",
      "Continue a killed or stopped run where its checkpoint left it; the result is the one\n"
      "an uninterrupted run gives. Refused if config.used.yaml or grammar.used changed.",
      F_THREADS | F_JSON},
+    {"measure", cmd_measure,
+     "measure MODEL_FILE|PHENOTYPE_FILE [--meter M] [--batch-size N] [--repetitions R]\n"
+     "             [--window S] [--threads N] [--json]",
+     "Energy per inference with the measurement protocol (docs/MEASUREMENT.md): idle\n"
+     "baseline, warm-up, R windows of at least S seconds, median and 95% CI. Meters: auto,\n"
+     "nvml, rapl, model (an estimate, labelled so).",
+     F_METER | F_BATCH | F_REPS | F_WINDOW | F_THREADS | F_JSON | F_SEED},
+    {"calibrate", cmd_calibrate,
+     "calibrate [--meter M] [--networks N] [--batch-size N] [--repetitions R] [--window S]\n"
+     "             [--json]",
+     "Fit the model meter's coefficients (energy.model) by least squares to real measurements\n"
+     "of N random networks; needs a real meter (rapl or nvml).",
+     F_METER | F_NETWORKS | F_BATCH | F_REPS | F_WINDOW | F_THREADS | F_JSON | F_SEED |
+         F_OPTIONAL},
     {"help", cmd_help, "help [COMMAND]", "Show the commands, or one command's flags.", 0},
 };
 

@@ -107,6 +107,16 @@ struct enevo_config {
     /* energize.seed_model.phenotype: generation 0 is this network plus
      * lambda - 1 mutants of it ("" = lambda random individuals). */
     char seed_phenotype[8192];
+    /* energy (ours) */
+    char meter[16];             /* auto | nvml | rapl | model */
+    int energy_batch;           /* measurement batch size, independent of training's */
+    int energy_repetitions;     /* R windows (hardware meters) */
+    double energy_window_s;     /* each window at least this long */
+    double energy_idle_s;       /* idle baseline length */
+    int nvml_device;
+    int archive_size;           /* modules kept per module type for reuse_module */
+    bool reuse_by_power;        /* draw reused modules by 1/power instead of 1/energy */
+    double e_flop_pj, e_byte_pj, static_w, peak_gflops, bandwidth_gbs; /* model meter */
     /* top level */
     int threads;                /* 0 = all cores */
 };

@@ -110,6 +110,48 @@ unsigned enevo_mutate(const struct enevo_evo_space *s, struct enevo_genotype *gt
 /* "add_layer+dsge_layer" style text of a mutation mask (static buffer in *buf). */
 const char *enevo_mutation_names(unsigned mask, char *buf, size_t len);
 
+/* ---- the module archive behind reuse_module ---- */
+
+struct enevo_archive_entry {
+    struct enevo_module mod;
+    uint64_t hash;     /* of the module's phenotype text and connections */
+    double energy_j;   /* per inference, measured in its real context */
+    double power_w;
+};
+
+struct enevo_archive {
+    int n_types, cap;  /* module types; entries kept per type */
+    int n[ENEVO_MAX_MODULES];
+    struct enevo_archive_entry *e[ENEVO_MAX_MODULES];
+};
+
+/* The state enevo_archive_reuse needs (pass as reuse_ctx to enevo_mutate). */
+struct enevo_archive_ctx {
+    const struct enevo_archive *archive;
+    bool by_power;
+    struct enevo_archive_entry last; /* the module reused last (mod left empty) */
+};
+
+int enevo_archive_init(struct enevo_archive *a, int n_types, int cap);
+void enevo_archive_free(struct enevo_archive *a);
+/* Store a copy of m unless a module with the same hash is there; returns 1
+ * if stored, 0 if not, or a negative status. */
+int enevo_archive_add(struct enevo_archive *a, const struct enevo_evo_space *s,
+                      const struct enevo_module *m, double energy_j, double power_w);
+/* An entry of `type` drawn with probability proportional to 1/energy (or
+ * 1/power); NULL if the type has none. */
+const struct enevo_archive_entry *enevo_archive_draw(const struct enevo_archive *a, int type,
+                                                     bool by_power, enevo_rng *r);
+/* The reuse_module hook (enevo_reuse_module_fn) over a struct enevo_archive_ctx. */
+int enevo_archive_reuse(void *ctx, const struct enevo_evo_space *s, struct enevo_genotype *gt,
+                        enevo_rng *r);
+uint64_t enevo_module_hash(const struct enevo_evo_space *s, const struct enevo_module *m);
+int enevo_archive_write(const struct enevo_archive *a, unsigned char **buf, size_t *len,
+                        size_t *cap);
+int enevo_archive_read(struct enevo_archive *a, const struct enevo_evo_space *s,
+                       const unsigned char *buf, size_t len, size_t *pos, char *err,
+                       size_t errlen);
+
 /* ---- fitness ---- */
 
 /* The metrics an evaluated individual has; NaN = not available. */
@@ -119,6 +161,10 @@ struct enevo_metrics {
     double val_accuracy, val_loss, train_loss;
     double test_accuracy;   /* NaN unless measured (reporting only) */
     double params, flops;
+    /* energy per inference of the trained network (the measurement protocol
+     * on the fitness split, or the model estimate) */
+    double energy, power, latency; /* J per image, W, s per image */
+    double energy_ci_low, energy_ci_high;
     int epochs;             /* epochs trained in total */
     bool valid;             /* false: invalid network, never trained */
 };
@@ -140,7 +186,10 @@ struct enevo_evo_data {
     float mean, std; /* the normalisation the images carry (stored in model files) */
 };
 
+struct enevo_meter;
+
 struct enevo_evo_opts {
+    struct enevo_meter *meter; /* measures every valid individual (NULL: no energy) */
     const char *run_dir;
     FILE *log;        /* progress lines (NULL = quiet) */
     int threads;

@@ -76,6 +76,9 @@ size_t enevo_net_stats_count(const struct enevo_net *net);
 const struct enevo_param_seg *enevo_net_segments(const struct enevo_net *net, int *n);
 /* Forward FLOPs per image (a multiply-add counts 2). */
 double enevo_net_flops(const struct enevo_net *net);
+/* Bytes a forward pass of one batch moves: every layer's activations read
+ * and written (fp32), plus the weights once. For the energy model. */
+double enevo_net_bytes_per_batch(const struct enevo_net *net);
 int enevo_net_batch(const struct enevo_net *net);
 int enevo_net_classes(const struct enevo_net *net);
 struct enevo_shape enevo_net_input_shape(const struct enevo_net *net);

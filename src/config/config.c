@@ -797,7 +797,52 @@ static const struct field energize_fields[] = {
     F_MAP("seed_model", seed_model_fields),
 };
 
+static int fn_meter(struct ctx *x, yaml_node_t *val, const char *path, void *dst)
+{
+    static const char *const names[] = {"auto", "nvml", "rapl", "model"};
+    int rc = get_str(x, val, path, (char *)dst, sizeof(((struct enevo_config *)0)->meter));
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp((char *)dst, names[i]))
+            return 0;
+    return fail(x, val, "%s: expected auto, nvml, rapl or model, got '%s'", path, (char *)dst);
+}
+
+static int fn_reuse_selection(struct ctx *x, yaml_node_t *val, const char *path, void *dst)
+{
+    char s[16];
+    int rc = get_str(x, val, path, s, sizeof s);
+    if (rc)
+        return rc;
+    if (strcmp(s, "energy") && strcmp(s, "power"))
+        return fail(x, val, "%s: expected energy or power, got '%s'", path, s);
+    *(bool *)dst = !strcmp(s, "power");
+    return 0;
+}
+
+static const struct field model_fields[] = {
+    F_NUM("e_flop_pj", CFG(e_flop_pj), 0, INFINITY),
+    F_NUM("e_byte_pj", CFG(e_byte_pj), 0, INFINITY),
+    F_NUM("static_w", CFG(static_w), 0, INFINITY),
+    F_NUM("peak_gflops", CFG(peak_gflops), 1e-3, INFINITY),
+    F_NUM("bandwidth_gbs", CFG(bandwidth_gbs), 1e-3, INFINITY),
+};
+
+static const struct field energy_fields[] = {
+    F_FN("meter", CFG(meter), fn_meter),
+    F_INT("batch_size", CFG(energy_batch), 1, 65536),
+    F_INT("repetitions", CFG(energy_repetitions), 1, 1000),
+    F_NUM("window_seconds", CFG(energy_window_s), 0.001, 3600),
+    F_NUM("idle_seconds", CFG(energy_idle_s), 0, 3600),
+    F_INT("nvml_device", CFG(nvml_device), 0, 64),
+    F_INT("archive_size", CFG(archive_size), 1, 100000),
+    F_FN("reuse_selection", CFG(reuse_by_power), fn_reuse_selection),
+    F_MAP("model", model_fields),
+};
+
 static const struct field top_fields[] = {
+    F_MAP("energy", energy_fields),
     F_UNUSED("checkpoints_path", "enevo's output directory is set on its command line"),
     F_UNUSED("statistics_format", "enevo writes its statistics in its own format"),
     F_MAP("energize", energize_fields),

@@ -115,6 +115,14 @@ char *enevo_config_format(const struct enevo_config *c)
             p += n + (nl ? 1 : 0);
         }
     }
+    emit(&o,
+         "energy:\n  meter: %s\n  batch_size: %d\n  repetitions: %d\n  window_seconds: %.17g\n"
+         "  idle_seconds: %.17g\n  nvml_device: %d\n  archive_size: %d\n  reuse_selection: %s\n"
+         "  model:\n    e_flop_pj: %.17g\n    e_byte_pj: %.17g\n    static_w: %.17g\n"
+         "    peak_gflops: %.17g\n    bandwidth_gbs: %.17g\n",
+         c->meter, c->energy_batch, c->energy_repetitions, c->energy_window_s, c->energy_idle_s,
+         c->nvml_device, c->archive_size, c->reuse_by_power ? "power" : "energy", c->e_flop_pj,
+         c->e_byte_pj, c->static_w, c->peak_gflops, c->bandwidth_gbs);
     emit(&o, "threads: %d\n", c->threads);
     if (o.oom) {
         free(o.s);

@@ -14,6 +14,10 @@ int enevo_module_insert(struct enevo_genotype *gt, int pos, struct enevo_module 
 int enevo_module_insert_layer(struct enevo_module *m, int pos, struct enevo_dsge *dsge,
                               int levels_back);
 void enevo_module_remove_layer(struct enevo_module *m, int pos, int levels_back);
+int enevo_module_write(const struct enevo_module *m, unsigned char **buf, size_t *len,
+                       size_t *cap);
+int enevo_module_read(const struct enevo_evo_space *s, const unsigned char *buf, size_t len,
+                      size_t *pos, struct enevo_module *out, char *err, size_t errlen);
 /* Restore the sequential backbone and drop inputs outside levels_back. */
 void enevo_module_repair(struct enevo_module *m, int levels_back);
 

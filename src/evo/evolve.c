@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "enevo/energy.h"
 #include "enevo/model.h"
 #include "enevo/net.h"
 #include "enevo/optim.h"
@@ -41,6 +42,8 @@ struct indiv {
     double fitness;         /* of its latest evaluation */
     double fitness_mean;    /* running mean over its evaluations */
     int n_evals;
+    char meter[64];         /* label of the meter that measured it */
+    char reused[96];        /* the module reuse_module inserted: "type#hash:J" */
 };
 
 struct run {
@@ -61,6 +64,7 @@ struct run {
     long stats_len, timing_len;
     int evaluations;
     long total_epochs;
+    struct enevo_archive archive; /* modules for reuse_module */
     /* this process only */
     double overhead, t_start;
     int evaluated_here;
@@ -248,8 +252,10 @@ static char *get_str(struct rbuf *r)
 
 static void put_metrics(struct wbuf *w, const struct enevo_metrics *m)
 {
-    double v[] = {m->accuracy, m->loss,         m->val_accuracy, m->val_loss, m->train_loss,
-                  m->test_accuracy, m->params, m->flops};
+    double v[] = {m->accuracy,      m->loss,   m->val_accuracy, m->val_loss,
+                  m->train_loss,    m->test_accuracy, m->params, m->flops,
+                  m->energy,        m->power,  m->latency,      m->energy_ci_low,
+                  m->energy_ci_high};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
         put_f64(w, v[i]);
     put_i64(w, m->epochs);
@@ -258,8 +264,10 @@ static void put_metrics(struct wbuf *w, const struct enevo_metrics *m)
 
 static void get_metrics(struct rbuf *r, struct enevo_metrics *m)
 {
-    double *v[] = {&m->accuracy, &m->loss,          &m->val_accuracy, &m->val_loss,
-                   &m->train_loss, &m->test_accuracy, &m->params,       &m->flops};
+    double *v[] = {&m->accuracy,      &m->loss,   &m->val_accuracy, &m->val_loss,
+                   &m->train_loss,    &m->test_accuracy, &m->params, &m->flops,
+                   &m->energy,        &m->power,  &m->latency,      &m->energy_ci_low,
+                   &m->energy_ci_high};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
         *v[i] = get_f64(r);
     m->epochs = (int)get_i64(r);
@@ -278,6 +286,8 @@ static void put_indiv(struct wbuf *w, const struct indiv *x)
     put_metrics(w, &x->m);
     put_f64(w, x->fitness);
     put_f64(w, x->fitness_mean);
+    put_str(w, x->meter);
+    put_str(w, x->reused);
 }
 
 static int get_indiv(struct run *run, struct rbuf *r, struct indiv *x, char *err, size_t errlen)
@@ -303,6 +313,13 @@ static int get_indiv(struct run *run, struct rbuf *r, struct indiv *x, char *err
     get_metrics(r, &x->m);
     x->fitness = get_f64(r);
     x->fitness_mean = get_f64(r);
+    char *meter = get_str(r), *reused = get_str(r);
+    if (meter)
+        snprintf(x->meter, sizeof x->meter, "%s", meter);
+    if (reused)
+        snprintf(x->reused, sizeof x->reused, "%s", reused);
+    free(meter);
+    free(reused);
     return r->bad ? ENEVO_EFORMAT : 0;
 }
 
@@ -324,6 +341,8 @@ static int save_checkpoint(struct run *r, char *err, size_t errlen)
         put_indiv(&w, &r->parent);
     for (int i = 0; i < r->pop_n; i++)
         put_indiv(&w, &r->pop[i]);
+    if (!w.rc)
+        w.rc = enevo_archive_write(&r->archive, &w.b, &w.len, &w.cap);
     uint32_t crc = w.rc ? 0 : (uint32_t)crc32(0L, w.b, (uInt)w.len);
     put(&w, &crc, 4);
     int rc = w.rc;
@@ -397,6 +416,9 @@ static int load_checkpoint(struct run *r, char *err, size_t errlen)
     for (int i = 0; i < r->pop_n; i++)
         if ((rc = get_indiv(r, &rb, &r->pop[i], err, errlen)))
             goto out;
+    enevo_archive_free(&r->archive);
+    if ((rc = enevo_archive_read(&r->archive, &r->space, rb.b, rb.len, &rb.pos, err, errlen)))
+        goto out;
     if (rb.pos != rb.len)
         rc = enevo_errf(err, errlen, ENEVO_EFORMAT, "%s: malformed checkpoint (%zu extra bytes)",
                         path, rb.len - rb.pos);
@@ -414,8 +436,107 @@ static void nan_metrics(struct enevo_metrics *m)
     m->accuracy = m->loss = m->val_accuracy = m->val_loss = m->train_loss = m->test_accuracy =
         NAN;
     m->params = m->flops = NAN;
+    m->energy = m->power = m->latency = m->energy_ci_low = m->energy_ci_high = NAN;
     m->epochs = 0;
     m->valid = false;
+}
+
+/* A batch of `batch` fitness-split images (repeated if the split is smaller). */
+static float *measurement_batch(const struct enevo_dataset *d, int batch)
+{
+    size_t img = (size_t)d->c * d->h * d->w;
+    float *x = malloc(sizeof(float) * img * (size_t)batch);
+    if (!x || d->n == 0) {
+        free(x);
+        return NULL;
+    }
+    for (int i = 0; i < batch; i++)
+        memcpy(x + (size_t)i * img, d->x + (size_t)(i % d->n) * img, sizeof(float) * img);
+    return x;
+}
+
+/* Energy per inference of the trained network (the model estimate, or the
+ * protocol on a fitness-split batch), then each module's share of it for
+ * the archive: the modules are measured in their real context. */
+static int measure_energy(struct run *r, const struct enevo_phenotype *p, struct enevo_net *trained,
+                          const struct enevo_plan *plan, struct indiv *x, char *note,
+                          size_t notelen)
+{
+    struct enevo_meter *m = r->o->meter;
+    if (!m)
+        return 0;
+    const struct enevo_config *c = r->c;
+    int B = c->energy_batch;
+    snprintf(x->meter, sizeof x->meter, "%s", m->label);
+    struct enevo_estimate est;
+    enevo_energy_estimate(&m->cfg, plan->flops, plan->act_bytes + 4.0 * (double)plan->n_params / B,
+                          &est);
+    if (m->estimate) {
+        x->m.energy = x->m.energy_ci_low = x->m.energy_ci_high = est.j_per_inference;
+        x->m.power = est.power_w;
+        x->m.latency = est.latency_s;
+    } else {
+        char err[ENEVO_ERR_LEN];
+        const struct enevo_dataset *d = r->d->fitness;
+        struct enevo_net_opts no = {.batch = B, .training = false, .threads = r->o->threads};
+        struct enevo_net *net = NULL;
+        float *xb = measurement_batch(d, B);
+        int rc = xb ? enevo_net_create(p, (struct enevo_shape){d->c, d->h, d->w}, d->n_classes,
+                                       &no, &net, err, sizeof err)
+                    : ENEVO_ENOMEM;
+        if (!rc) {
+            memcpy(enevo_net_params(net), enevo_net_params(trained),
+                   sizeof(float) * enevo_net_param_count(net));
+            memcpy(enevo_net_stats(net), enevo_net_stats(trained),
+                   sizeof(float) * enevo_net_stats_count(net));
+            struct enevo_measure_opts mo = enevo_measure_defaults(m);
+            mo.repetitions = c->energy_repetitions;
+            mo.window_s = c->energy_window_s;
+            mo.idle_s = c->energy_idle_s;
+            struct enevo_measurement res;
+            rc = enevo_measure(net, xb, m, &mo, &res, err, sizeof err);
+            if (!rc) {
+                x->m.energy = res.j_per_inference;
+                x->m.energy_ci_low = res.ci_low;
+                x->m.energy_ci_high = res.ci_high;
+                x->m.power = res.power_w;
+                x->m.latency = res.latency_image_s;
+            }
+        }
+        enevo_net_free(net);
+        free(xb);
+        if (rc) {
+            snprintf(note, notelen, "energy measurement failed: %s", err);
+            return rc;
+        }
+    }
+    /* Module shares from the per-layer estimate; a shape-fix conv counts
+     * for the layer that merges its output, the output layer for none. */
+    double share[ENEVO_MAX_MODULES * 64] = {0}, total = 0;
+    int nm = x->gt.n_modules < (int)(sizeof share / sizeof share[0]) ? x->gt.n_modules : 0;
+    for (int i = 0; i < plan->n; i++) {
+        const struct enevo_plan_node *n = &plan->nodes[i];
+        int id = n->phen_id;
+        for (int j = i; id < 0 && j < plan->n; j++)
+            id = plan->nodes[j].phen_id;
+        double bytes = 4.0 * ((double)n->n_in * n->in_shape.c * n->in_shape.h * n->in_shape.w +
+                              (double)n->out_shape.c * n->out_shape.h * n->out_shape.w) +
+                       4.0 * (double)(n->w_count + n->b_count) / B;
+        struct enevo_estimate e;
+        enevo_energy_estimate(&m->cfg, n->flops, bytes, &e);
+        total += e.j_per_inference;
+        for (int k = 0, start = 0; k < nm; start += x->gt.modules[k].n_layers, k++)
+            if (id >= start && id < start + x->gt.modules[k].n_layers)
+                share[k] += e.j_per_inference;
+    }
+    for (int k = 0; k < nm && total > 0; k++) {
+        double f = share[k] / total;
+        int rc = enevo_archive_add(&r->archive, &r->space, &x->gt.modules[k], f * x->m.energy,
+                                   f * x->m.power);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
 }
 
 /* Train x (from scratch, or from `init_model` for train_longer) and fill
@@ -441,9 +562,10 @@ static int evaluate(struct run *r, struct indiv *x, uint64_t train_seed, const c
     struct enevo_net *net = NULL;
     struct enevo_optim opt = {0};
     struct enevo_model_file init = {0};
+    struct enevo_plan plan;
+    bool have_plan = false;
     /* Shape check and size limits from the plan, before anything big is
      * allocated. */
-    struct enevo_plan plan;
     rc = enevo_plan_build(&p, in, d->train->n_classes, &plan, err, sizeof err);
     if (rc == ENEVO_ESHAPE) {
         snprintf(note, notelen, "invalid: %s", err);
@@ -452,9 +574,9 @@ static int evaluate(struct run *r, struct indiv *x, uint64_t train_seed, const c
     }
     if (rc)
         goto out;
+    have_plan = true;
     x->m.params = (double)plan.n_params;
     x->m.flops = plan.flops;
-    enevo_plan_free(&plan);
     if (r->c->max_params > 0 && x->m.params > (double)r->c->max_params) {
         snprintf(note, notelen, "invalid: %.0f parameters > max_params %ld", x->m.params,
                  r->c->max_params);
@@ -527,8 +649,12 @@ static int evaluate(struct run *r, struct indiv *x, uint64_t train_seed, const c
     if (d->test && d->test->n && (rc = enevo_evaluate(net, d->test, &x->m.test_accuracy, NULL, NULL)))
         goto out;
     x->m.valid = true;
+    if ((rc = measure_energy(r, &p, net, &plan, x, note, notelen)))
+        goto out;
+    /* Each evaluation has its own file; an individual's weights are those
+     * of its first evaluation (a re-evaluation never overwrites them). */
     char path[1024];
-    model_path(r, path, sizeof path, x->gen, x->idx);
+    model_path(r, path, sizeof path, x->eval_gen, x->eval_idx);
     char *text = enevo_phenotype_format(&p);
     struct enevo_model_file mf = {
         .in_c = in.c, .in_h = in.h, .in_w = in.w, .n_classes = d->train->n_classes,
@@ -547,6 +673,8 @@ static int evaluate(struct run *r, struct indiv *x, uint64_t train_seed, const c
         snprintf(note, notelen, "%s", err);
     }
 out:
+    if (have_plan)
+        enevo_plan_free(&plan);
     enevo_model_file_free(&init);
     enevo_optim_free(&opt);
     enevo_net_free(net);
@@ -558,7 +686,9 @@ out:
 
 static const char *STATS_HEADER =
     "generation,index,id,parent,mutations,valid,layers,params,flops,epochs,train_loss,val_loss,"
-    "val_accuracy,accuracy,loss,test_accuracy,fitness,fitness_mean,evaluations,phenotype\n";
+    "val_accuracy,accuracy,loss,test_accuracy,energy_j_per_inference,power_w,latency_s,"
+    "energy_ci_low,energy_ci_high,meter,fitness,fitness_mean,evaluations,reused_module,"
+    "phenotype\n";
 static const char *TIMING_HEADER = "generation,index,train_seconds,total_seconds\n";
 
 static void label(char *buf, size_t len, int gen, int idx)
@@ -580,23 +710,28 @@ static void num(char *buf, size_t len, double v)
 
 static char *stats_row(const struct indiv *x)
 {
-    char id[32], par[32], mut[256], f[10][40];
+    char id[32], par[32], mut[256], f[15][40];
     label(id, sizeof id, x->gen, x->idx);
     label(par, sizeof par, x->parent_gen, x->parent_idx);
     enevo_mutation_names(x->mutations, mut, sizeof mut);
-    const double v[] = {x->m.params,   x->m.flops,    x->m.train_loss,  x->m.val_loss,
-                        x->m.val_accuracy, x->m.accuracy, x->m.loss, x->m.test_accuracy,
-                        x->fitness,    x->fitness_mean};
-    for (int i = 0; i < 10; i++)
+    const double v[] = {x->m.params,        x->m.flops,          x->m.train_loss,
+                        x->m.val_loss,      x->m.val_accuracy,   x->m.accuracy,
+                        x->m.loss,          x->m.test_accuracy,  x->m.energy,
+                        x->m.power,         x->m.latency,        x->m.energy_ci_low,
+                        x->m.energy_ci_high, x->fitness,         x->fitness_mean};
+    for (int i = 0; i < 15; i++)
         num(f[i], sizeof f[i], v[i]);
     size_t plen = x->phenotype ? strlen(x->phenotype) : 0;
     char *row = malloc(plen + 1024);
     if (!row)
         return NULL;
-    int n = snprintf(row, 1024, "%d,%d,%s,%s,%s,%d,%d,%s,%s,%d,%s,%s,%s,%s,%s,%s,%s,%s,%d,\"",
+    int n = snprintf(row, 1024,
+                     "%d,%d,%s,%s,%s,%d,%d,%s,%s,%d,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%d,"
+                     "%s,\"",
                      x->eval_gen, x->eval_idx, id, par, mut, x->m.valid ? 1 : 0,
                      enevo_genotype_layer_count(&x->gt), f[0], f[1], x->m.epochs, f[2], f[3],
-                     f[4], f[5], f[6], f[7], f[8], f[9], x->n_evals);
+                     f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11], f[12],
+                     x->m.valid ? x->meter : "", f[13], f[14], x->n_evals, x->reused);
     /* One CSV field: newlines become " | ", there are no quotes to escape. */
     char *o = row + n;
     for (size_t i = 0; i < plen; i++) {
@@ -645,6 +780,9 @@ static cJSON *indiv_json(const struct indiv *x)
     cJSON_AddStringToObject(o, "mutations", enevo_mutation_names(x->mutations, mut, sizeof mut));
     cJSON_AddBoolToObject(o, "valid", x->m.valid);
     cJSON_AddStringToObject(o, "phenotype", x->phenotype ? x->phenotype : "");
+    cJSON_AddStringToObject(o, "meter", x->meter);
+    if (x->reused[0])
+        cJSON_AddStringToObject(o, "reused_module", x->reused);
     const struct {
         const char *k;
         double v;
@@ -652,7 +790,13 @@ static cJSON *indiv_json(const struct indiv *x)
               {"epochs", x->m.epochs},         {"train_loss", x->m.train_loss},
               {"val_loss", x->m.val_loss},     {"val_accuracy", x->m.val_accuracy},
               {"accuracy", x->m.accuracy},     {"loss", x->m.loss},
-              {"test_accuracy", x->m.test_accuracy}, {"fitness", x->fitness},
+              {"test_accuracy", x->m.test_accuracy},
+              {"energy_j_per_inference", x->m.energy},
+              {"power_w", x->m.power},
+              {"latency_s", x->m.latency},
+              {"energy_ci_low", x->m.energy_ci_low},
+              {"energy_ci_high", x->m.energy_ci_high},
+              {"fitness", x->fitness},
               {"fitness_mean", x->fitness_mean},     {"evaluations", x->n_evals}};
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
         if (isnan(kv[i].v))
@@ -759,7 +903,12 @@ static int make_individual(struct run *r, int idx, struct indiv *x, uint64_t *tr
             x->mutations = p->mutations;
             *epochs = p->budget;
         } else if (!rc) {
-            x->mutations = enevo_mutate(&r->space, &x->gt, &rng, NULL, NULL);
+            struct enevo_archive_ctx ac = {.archive = &r->archive, .by_power = c->reuse_by_power};
+            x->mutations = enevo_mutate(&r->space, &x->gt, &rng, enevo_archive_reuse, &ac);
+            if (x->mutations & ENEVO_MUT_REUSE_MODULE)
+                snprintf(x->reused, sizeof x->reused, "%s#%016llx:%.6g J",
+                         c->modules[ac.last.mod.type].name, (unsigned long long)ac.last.hash,
+                         ac.last.energy_j);
             /* An invalid parent has no weights to continue from. */
             if ((x->mutations & ENEVO_MUT_TRAIN_LONGER) && p->m.valid) {
                 x->budget = p->budget + c->default_train_epochs;
@@ -776,6 +925,16 @@ static int make_individual(struct run *r, int idx, struct indiv *x, uint64_t *tr
     return rc;
 }
 
+static const char *energy_text(const struct indiv *x, char *buf, size_t len)
+{
+    if (isnan(x->m.energy))
+        snprintf(buf, len, "energy n/a");
+    else
+        snprintf(buf, len, "%.4g mJ/img%s", 1e3 * x->m.energy,
+                 strcmp(x->meter, "model-estimate") ? "" : " (estimate)");
+    return buf;
+}
+
 static int evaluate_next(struct run *r, char *err, size_t errlen)
 {
     double t0 = enevo_now();
@@ -788,13 +947,13 @@ static int evaluate_next(struct run *r, char *err, size_t errlen)
         return enevo_errf(err, errlen, rc, "cannot build individual %d-%d", r->gen, r->next);
     bool reeval = r->gen > 0 && r->c->reevaluate_parent && r->next == 0;
     char parent_model[1024], note[2048];
-    if (init || reeval) {
-        /* The parent's model file is where train_longer continues from. */
+    if (init) {
+        /* The parent's own model file is where train_longer continues from. */
         model_path(r, parent_model, sizeof parent_model, r->parent.gen, r->parent.idx);
-        init = init ? parent_model : NULL;
+        init = parent_model;
     }
     double prep = enevo_now() - t0, train_secs = 0;
-    /* The evaluation of a re-evaluated parent writes its model file anew. */
+    /* A re-evaluation trains from scratch into a file of its own. */
     rc = evaluate(r, x, seed, init, prior, epochs, &train_secs, note, sizeof note);
     double t1 = enevo_now();
     if (rc)
@@ -820,15 +979,16 @@ static int evaluate_next(struct run *r, char *err, size_t errlen)
         return rc;
     r->overhead += prep + (enevo_now() - t1);
     r->evaluated_here++;
-    char mut[256];
+    char mut[256], etext[96];
     if (x->m.valid)
         logf_(r,
-              "gen %d #%d %-28s %2d layers %9.0f params  acc %.4f  test %.4f  fitness %.4f%s  "
-              "%d ep  %.1f s\n",
+              "gen %d #%d %-28s %2d layers %9.0f params  acc %.4f  test %.4f  %s  fitness "
+              "%.4f%s  %d ep  %.1f s\n",
               r->gen, r->next - 1, reeval ? "(parent re-evaluated)"
                                           : enevo_mutation_names(x->mutations, mut, sizeof mut),
               enevo_genotype_layer_count(&x->gt), x->m.params, x->m.accuracy,
-              x->m.test_accuracy, x->fitness_mean, reeval ? " (mean)" : "", x->m.epochs, total);
+              x->m.test_accuracy, energy_text(x, etext, sizeof etext), x->fitness_mean,
+              reeval ? " (mean)" : "", x->m.epochs, total);
     else
         logf_(r, "gen %d #%d %-28s %s\n", r->gen, r->next - 1,
               enevo_mutation_names(x->mutations, mut, sizeof mut), note);
@@ -906,16 +1066,17 @@ static int end_generation(struct run *r, char *err, size_t errlen)
           r->gen, chosen.gen, chosen.idx, chosen.fitness_mean, chosen.n_evals,
           chosen.n_evals == 1 ? "" : "s", chosen.m.test_accuracy, lab, r->best_fitness,
           r->evaluations, enevo_now() - r->t_start);
-    /* Model files of this generation's losers go; the parent's stays for
-     * train_longer, the best's was copied to best/. */
+    /* Model files of this generation's evaluations go, except the new
+     * parent's own (train_longer continues from it); best/ has a copy of the
+     * best. A re-evaluation's file is never the parent's own. */
     for (int i = 0; i < r->pop_n; i++) {
-        if (i == best)
-            continue;
-        if (r->pop[i].gen == chosen.gen && r->pop[i].idx == chosen.idx)
-            continue;
-        model_path(r, path, sizeof path, r->pop[i].gen, r->pop[i].idx);
-        unlink(path);
-        indiv_free(&r->pop[i]);
+        const struct indiv *y = i == best ? &chosen : &r->pop[i];
+        if (!(y->eval_gen == chosen.gen && y->eval_idx == chosen.idx)) {
+            model_path(r, path, sizeof path, y->eval_gen, y->eval_idx);
+            unlink(path);
+        }
+        if (i != best)
+            indiv_free(&r->pop[i]);
     }
     if (r->has_parent && !(r->parent.gen == chosen.gen && r->parent.idx == chosen.idx) &&
         r->parent.phenotype) {
@@ -952,6 +1113,21 @@ int enevo_evolve(const struct enevo_config *c, const char *config_text,
     int rc = enevo_space_init(&r->space, c, g, err, errlen);
     if (!rc)
         rc = enevo_fitness_check(c, err, errlen);
+    if (!rc && !o->meter) {
+        static const char *const energy_metrics[] = {"energy", "energy_mj", "power", "latency"};
+        for (size_t i = 0; !rc && i < sizeof energy_metrics / sizeof energy_metrics[0]; i++) {
+            bool used = c->n_terms == 0 && !strcmp(c->fitness_metric, energy_metrics[i]);
+            for (int t = 0; t < c->n_terms; t++) {
+                used |= !strcmp(c->terms[t].metric, energy_metrics[i]);
+                for (int k = 0; k < c->terms[t].n_conds; k++)
+                    used |= !strcmp(c->terms[t].conds[k].metric, energy_metrics[i]);
+            }
+            if (used)
+                rc = enevo_errf(err, errlen, ENEVO_EINVAL,
+                                "the fitness uses '%s' but no energy meter was given",
+                                energy_metrics[i]);
+        }
+    }
     if (!rc && c->seed_phenotype[0]) {
         /* A seed that does not fit the grammar fails now, not mid-run. */
         struct enevo_genotype seed;
@@ -976,6 +1152,8 @@ int enevo_evolve(const struct enevo_config *c, const char *config_text,
         if (!rc)
             rc = mkdir_p(sub, err, errlen);
     }
+    if (!rc && enevo_archive_init(&r->archive, c->n_modules, c->archive_size > 0 ? c->archive_size : 1))
+        rc = enevo_errf(err, errlen, ENEVO_ENOMEM, "out of memory");
     int loaded = rc ? 0 : load_checkpoint(r, err, errlen);
     if (loaded < 0)
         rc = loaded;
@@ -1055,6 +1233,7 @@ int enevo_evolve(const struct enevo_config *c, const char *config_text,
     indiv_free(&r->parent);
     for (int i = 0; i < (int)(sizeof r->pop / sizeof r->pop[0]); i++)
         indiv_free(&r->pop[i]);
+    enevo_archive_free(&r->archive);
     free(r);
     return rc;
 }

@@ -19,27 +19,37 @@ static const struct metric metrics[] = {
     M("val_loss", false, val_loss),
     M("params", false, params),
     M("flops", false, flops),
+    M("energy", false, energy),
+    M("power", false, power),
+    M("latency", false, latency),
 };
 #undef M
+
+/* energy_mj: energy in millijoules, so that ENERGIZE's w/m terms get
+ * weights of a readable size. */
+static const struct metric energy_mj = {"energy_mj", false, offsetof(struct enevo_metrics, energy),
+                                        false};
 
 static const struct metric *find(const char *name)
 {
     for (size_t i = 0; i < sizeof metrics / sizeof metrics[0]; i++)
         if (!strcmp(metrics[i].name, name))
             return &metrics[i];
-    return NULL;
+    return strcmp(name, "energy_mj") ? NULL : &energy_mj;
 }
 
 static double value(const struct metric *mt, const struct enevo_metrics *m)
 {
-    return *(const double *)((const char *)m + mt->offset);
+    double v = *(const double *)((const char *)m + mt->offset);
+    return mt == &energy_mj ? 1e3 * v : v;
 }
 
 static int unknown(const char *name, char *err, size_t errlen)
 {
     return enevo_errf(err, errlen, ENEVO_EINVAL,
                       "unknown fitness metric '%s' (known: accuracy, loss, val_accuracy, "
-                      "val_loss, params, flops)",
+                      "val_loss, params, flops, energy (J per inference), energy_mj, power (W), "
+                      "latency (s per inference))",
                       name);
 }
 

@@ -394,30 +394,72 @@ static int get_i32(const unsigned char *buf, size_t len, size_t *pos, int32_t *v
     return 0;
 }
 
+int enevo_module_write(const struct enevo_module *mod, unsigned char **buf, size_t *len,
+                       size_t *cap)
+{
+    int rc = put_i32(buf, len, cap, mod->type);
+    if (!rc)
+        rc = put_i32(buf, len, cap, mod->n_layers);
+    for (int i = 0; !rc && i < mod->n_layers; i++) {
+        const struct enevo_layer_gene *l = &mod->layers[i];
+        rc = put_i32(buf, len, cap, l->n_in);
+        for (int k = 0; !rc && k < l->n_in; k++)
+            rc = put_i32(buf, len, cap, l->in[k]);
+        if (!rc)
+            rc = enevo_dsge_write(l->dsge, buf, len, cap);
+    }
+    return rc;
+}
+
 int enevo_genotype_write(const struct enevo_genotype *gt, unsigned char **buf, size_t *len,
                          size_t *cap)
 {
     int rc = put_i32(buf, len, cap, gt->n_modules);
-    for (int m = 0; !rc && m < gt->n_modules; m++) {
-        const struct enevo_module *mod = &gt->modules[m];
-        rc = put_i32(buf, len, cap, mod->type);
-        if (!rc)
-            rc = put_i32(buf, len, cap, mod->n_layers);
-        for (int i = 0; !rc && i < mod->n_layers; i++) {
-            const struct enevo_layer_gene *l = &mod->layers[i];
-            rc = put_i32(buf, len, cap, l->n_in);
-            for (int k = 0; !rc && k < l->n_in; k++)
-                rc = put_i32(buf, len, cap, l->in[k]);
-            if (!rc)
-                rc = enevo_dsge_write(l->dsge, buf, len, cap);
-        }
-    }
+    for (int m = 0; !rc && m < gt->n_modules; m++)
+        rc = enevo_module_write(&gt->modules[m], buf, len, cap);
     if (!rc)
         rc = enevo_dsge_write(gt->output, buf, len, cap);
     if (!rc)
         rc = put_i32(buf, len, cap, gt->n_macro);
     for (int i = 0; !rc && i < gt->n_macro; i++)
         rc = enevo_dsge_write(gt->macro[i], buf, len, cap);
+    return rc;
+}
+
+int enevo_module_read(const struct enevo_evo_space *s, const unsigned char *buf, size_t len,
+                      size_t *pos, struct enevo_module *out, char *err, size_t errlen)
+{
+    int32_t type = 0, nl = 0;
+    memset(out, 0, sizeof *out);
+    int rc = get_i32(buf, len, pos, &type);
+    if (!rc)
+        rc = get_i32(buf, len, pos, &nl);
+    if (!rc && (type < 0 || type >= s->cfg->n_modules || nl < 0 || nl > 100000))
+        rc = ENEVO_EFORMAT;
+    out->type = type;
+    if (!rc)
+        rc = module_reserve(out, nl > 0 ? nl : 1);
+    for (int i = 0; !rc && i < nl; i++) {
+        struct enevo_layer_gene *l = &out->layers[i];
+        int32_t n_in = 0, x = 0;
+        memset(l, 0, sizeof *l);
+        rc = get_i32(buf, len, pos, &n_in);
+        if (!rc && (n_in < 1 || n_in > ENEVO_MAX_INPUTS))
+            rc = ENEVO_EFORMAT;
+        for (int k = 0; !rc && k < n_in; k++) {
+            rc = get_i32(buf, len, pos, &x);
+            if (!rc && (x < -1 || x >= i))
+                rc = ENEVO_EFORMAT;
+            l->in[k] = x;
+        }
+        l->n_in = n_in;
+        if (!rc)
+            rc = enevo_dsge_read(s->g, buf, len, pos, &l->dsge, err, errlen);
+        if (!rc)
+            out->n_layers = i + 1;
+    }
+    if (rc)
+        enevo_module_free(out);
     return rc;
 }
 
@@ -434,41 +476,9 @@ int enevo_genotype_read(const struct enevo_evo_space *s, const unsigned char *bu
     if (!rc)
         rc = genotype_reserve(out, nm > 0 ? nm : 1);
     for (int m = 0; !rc && m < nm; m++) {
-        int32_t type = 0, nl = 0;
-        struct enevo_module mod = {0};
-        rc = get_i32(buf, len, pos, &type);
+        rc = enevo_module_read(s, buf, len, pos, &out->modules[m], err, errlen);
         if (!rc)
-            rc = get_i32(buf, len, pos, &nl);
-        if (!rc && (type < 0 || type >= s->cfg->n_modules || nl < 0 || nl > 100000))
-            rc = ENEVO_EFORMAT;
-        mod.type = type;
-        if (!rc)
-            rc = module_reserve(&mod, nl > 0 ? nl : 1);
-        for (int i = 0; !rc && i < nl; i++) {
-            struct enevo_layer_gene *l = &mod.layers[i];
-            int32_t n_in = 0, x = 0;
-            memset(l, 0, sizeof *l);
-            rc = get_i32(buf, len, pos, &n_in);
-            if (!rc && (n_in < 1 || n_in > ENEVO_MAX_INPUTS))
-                rc = ENEVO_EFORMAT;
-            for (int k = 0; !rc && k < n_in; k++) {
-                rc = get_i32(buf, len, pos, &x);
-                if (!rc && (x < -1 || x >= i))
-                    rc = ENEVO_EFORMAT;
-                l->in[k] = x;
-            }
-            l->n_in = n_in;
-            if (!rc)
-                rc = enevo_dsge_read(s->g, buf, len, pos, &l->dsge, err, errlen);
-            if (!rc)
-                mod.n_layers = i + 1;
-        }
-        if (rc) {
-            enevo_module_free(&mod);
-            break;
-        }
-        out->modules[m] = mod;
-        out->n_modules = m + 1;
+            out->n_modules = m + 1;
     }
     if (!rc)
         rc = enevo_dsge_read(s->g, buf, len, pos, &out->output, err, errlen);

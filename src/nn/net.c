@@ -194,6 +194,11 @@ size_t enevo_net_param_count(const struct enevo_net *net) { return net->plan.n_p
 float *enevo_net_stats(struct enevo_net *net) { return net->stats; }
 size_t enevo_net_stats_count(const struct enevo_net *net) { return net->plan.n_stats; }
 double enevo_net_flops(const struct enevo_net *net) { return net->plan.flops; }
+
+double enevo_net_bytes_per_batch(const struct enevo_net *net)
+{
+    return net->plan.act_bytes * net->opts.batch + 4.0 * (double)net->plan.n_params;
+}
 int enevo_net_batch(const struct enevo_net *net) { return net->opts.batch; }
 int enevo_net_classes(const struct enevo_net *net) { return net->plan.n_classes; }
 struct enevo_shape enevo_net_input_shape(const struct enevo_net *net) { return net->plan.input; }

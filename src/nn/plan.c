@@ -159,6 +159,8 @@ int enevo_plan_build(const struct enevo_phenotype *p, struct enevo_shape input, 
         assign_params(out, n);
         n->flops = node_flops(n);
         out->flops += n->flops;
+        out->act_bytes += 4.0 * ((double)n->n_in * n->in_shape.c * n->in_shape.h * n->in_shape.w +
+                                 (double)n->out_shape.c * n->out_shape.h * n->out_shape.w);
         for (int k = 0; k < n->n_in; k++)
             if (n->in[k] >= 0)
                 out->nodes[n->in[k]].n_consumers++;

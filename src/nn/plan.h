@@ -33,6 +33,7 @@ struct enevo_plan {
     int output;                    /* plan index of the output fc */
     size_t n_params, n_stats;
     double flops;
+    double act_bytes; /* activations read and written per image, forward (fp32) */
 };
 
 int enevo_plan_build(const struct enevo_phenotype *p, struct enevo_shape input, int n_classes,
