@@ -54,7 +54,8 @@ static void config_defaults_match_default_yaml(void **state)
     assert_true(a.reevaluate_parent);
     assert_non_null(strstr(a.seed_phenotype, "layer:conv out_channels:32"));
     assert_true(a.mutation.macro_layer == 0.3);
-    assert_string_equal(a.fitness_metric, "accuracy");
+    assert_int_equal(a.n_terms, 2);
+    assert_string_equal(a.terms[1].metric, "log2_energy");
     assert_int_equal(a.n_modules, 2);
     assert_int_equal(a.modules[0].max, 30);
     assert_int_equal(a.default_train_epochs, 3);

@@ -145,6 +145,8 @@ static void fitness_terms_and_conditions(void **state)
     (void)state;
     struct enevo_config c;
     enevo_config_defaults(&c);
+    c.n_terms = 0;
+    snprintf(c.fitness_metric, sizeof c.fitness_metric, "accuracy");
     char err[ENEVO_ERR_LEN];
     struct enevo_metrics m = {.accuracy = 0.8, .loss = 0.5, .params = 1000, .flops = 4e6,
                               .valid = true};
@@ -167,6 +169,20 @@ static void fitness_terms_and_conditions(void **state)
     m.valid = false;
     assert_int_equal(enevo_fitness(&c, &m, &f, err, sizeof err), 0);
     assert_true(f == ENEVO_WORST_FITNESS);
+    /* log2_energy, maximised with a negative weight: one point of accuracy
+     * per halving of the energy. */
+    c.terms[1] = (struct enevo_fitness_term){"log2_energy", true, -0.01, 0, {{"", false, 0}}};
+    m.valid = true;
+    m.accuracy = 0.9;
+    m.energy = 0.5e-3;
+    double f1, f2;
+    assert_int_equal(enevo_fitness(&c, &m, &f1, err, sizeof err), 0);
+    m.energy = 0.25e-3;
+    assert_int_equal(enevo_fitness(&c, &m, &f2, err, sizeof err), 0);
+    assert_true(fabs((f2 - f1) - 0.01) < 1e-12);
+    c.terms[1] = (struct enevo_fitness_term){"energy_mj", false, 2.0, 0, {{"", false, 0}}};
+    assert_int_equal(enevo_fitness(&c, &m, &f, err, sizeof err), 0);
+    assert_true(fabs(f - (0.9 + 2.0 / 0.25)) < 1e-9);
     snprintf(c.terms[1].metric, sizeof c.terms[1].metric, "joules_per_smile");
     assert_int_equal(enevo_fitness_check(&c, err, sizeof err), ENEVO_EINVAL);
     assert_non_null(strstr(err, "joules_per_smile"));
@@ -205,6 +221,9 @@ static void tiny_config(struct enevo_config *c)
     c->default_train_epochs = 1;
     c->max_params = 2000000;
     c->reevaluate_parent = true;
+    /* Accuracy only: these runs have no energy meter. */
+    c->n_terms = 0;
+    snprintf(c->fitness_metric, sizeof c->fitness_metric, "accuracy");
     /* Small layers keep the test fast. */
     c->modules[0].n_init = 1;
     c->modules[0].init[0] = 2;

@@ -858,7 +858,11 @@ static int finish(struct ctx *x)
     if (x->metric_node && x->function_node)
         unused(x, x->metric_node, "evolutionary.fitness_metric",
                "fitness_function takes precedence");
-    else if (x->metric_node) {
+    if (x->function_node) {
+        /* One fitness at a time: the struct says which by n_terms, and
+         * fitness_metric stays empty beside terms (so configs compare). */
+        memset(c->fitness_metric, 0, sizeof c->fitness_metric);
+    } else if (x->metric_node) {
         c->n_terms = 0;
         memset(c->terms, 0, sizeof c->terms);
     }

@@ -1114,7 +1114,8 @@ int enevo_evolve(const struct enevo_config *c, const char *config_text,
     if (!rc)
         rc = enevo_fitness_check(c, err, errlen);
     if (!rc && !o->meter) {
-        static const char *const energy_metrics[] = {"energy", "energy_mj", "power", "latency"};
+        static const char *const energy_metrics[] = {"energy", "energy_mj", "log2_energy", "power",
+                                                     "latency"};
         for (size_t i = 0; !rc && i < sizeof energy_metrics / sizeof energy_metrics[0]; i++) {
             bool used = c->n_terms == 0 && !strcmp(c->fitness_metric, energy_metrics[i]);
             for (int t = 0; t < c->n_terms; t++) {

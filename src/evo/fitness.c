@@ -25,31 +25,37 @@ static const struct metric metrics[] = {
 };
 #undef M
 
-/* energy_mj: energy in millijoules, so that ENERGIZE's w/m terms get
- * weights of a readable size. */
+/* Derived metrics. energy_mj: energy in millijoules, so that ENERGIZE's w/m
+ * terms get weights of a readable size. log2_energy: log2 of J per
+ * inference, for scale-free trade-offs: `maximize` with weight -0.01 makes
+ * each halving of the energy worth one point of accuracy. */
 static const struct metric energy_mj = {"energy_mj", false, offsetof(struct enevo_metrics, energy),
                                         false};
+static const struct metric log2_energy = {"log2_energy", false,
+                                          offsetof(struct enevo_metrics, energy), false};
 
 static const struct metric *find(const char *name)
 {
     for (size_t i = 0; i < sizeof metrics / sizeof metrics[0]; i++)
         if (!strcmp(metrics[i].name, name))
             return &metrics[i];
-    return strcmp(name, "energy_mj") ? NULL : &energy_mj;
+    if (!strcmp(name, "energy_mj"))
+        return &energy_mj;
+    return strcmp(name, "log2_energy") ? NULL : &log2_energy;
 }
 
 static double value(const struct metric *mt, const struct enevo_metrics *m)
 {
     double v = *(const double *)((const char *)m + mt->offset);
-    return mt == &energy_mj ? 1e3 * v : v;
+    return mt == &energy_mj ? 1e3 * v : mt == &log2_energy ? log2(v) : v;
 }
 
 static int unknown(const char *name, char *err, size_t errlen)
 {
     return enevo_errf(err, errlen, ENEVO_EINVAL,
                       "unknown fitness metric '%s' (known: accuracy, loss, val_accuracy, "
-                      "val_loss, params, flops, energy (J per inference), energy_mj, power (W), "
-                      "latency (s per inference))",
+                      "val_loss, params, flops, energy (J per inference), energy_mj, "
+                      "log2_energy, power (W), latency (s per inference))",
                       name);
 }
 
