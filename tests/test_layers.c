@@ -188,6 +188,19 @@ static void gradcheck_conv_on_one_channel_input(void **state)
               (struct enevo_shape){1, 7, 7}, 3);
 }
 
+/* Two heads, one backward: the loss L0 + 0.7 L1 through a partition at
+ * layer 1 (its output feeds both the trunk and the extra head). */
+static void gradcheck_two_heads(void **state)
+{
+    (void)state;
+    gradcheck("layer:conv out_channels:5 kernel_size:3 stride:1 padding:same act:sigmoid bias:True input:-1\n"
+              "layer:pool_avg kernel_size:2 stride:2 padding:valid input:0\n"
+              "layer:conv out_channels:4 kernel_size:2 stride:1 padding:valid act:sigmoid bias:True input:1\n"
+              "layer:fc act:softmax out_features:3 bias:True input:2\n"
+              "model_partition:True partition_point:1 weight:0.7\n",
+              IMG, 3);
+}
+
 static void gradcheck_relu_conv(void **state)
 {
     (void)state;
@@ -345,6 +358,7 @@ const struct CMUnitTest enevo_tests_layers[] = {
     cmocka_unit_test(gradcheck_dropout_and_fc),
     cmocka_unit_test(gradcheck_sum_merge_with_fix),
     cmocka_unit_test(gradcheck_relu_conv),
+    cmocka_unit_test(gradcheck_two_heads),
     cmocka_unit_test(gradcheck_conv_on_one_channel_input),
     cmocka_unit_test(forward_matches_reference),
     cmocka_unit_test(inference_net_sees_new_weights),

@@ -30,7 +30,8 @@
     X(cli)                   \
     X(grammar)               \
     X(energy)                \
-    X(protocol)
+    X(protocol)              \
+    X(partition)
 
 #define ENEVO__TEST_DECL(g)                               \
     extern const struct CMUnitTest enevo_tests_##g[];     \

@@ -58,8 +58,19 @@ int enevo_net_forward(struct enevo_net *net, const float *x, bool train, uint64_
 const float *enevo_net_logits(const struct enevo_net *net);
 /* Fused, stable softmax + cross-entropy over the first n rows (n <= batch);
  * returns the mean loss and keeps d loss / d logits for backward. Rows >= n
- * get zero gradient. If correct != NULL, counts argmax hits into it. */
+ * get zero gradient. If correct != NULL, counts argmax hits into it (head 0).
+ * With a model partition the loss is w0 L0 + w1 L1 (w0 = 1, w1 the
+ * phenotype's partition weight) and one backward pass trains both heads. */
 double enevo_net_loss(struct enevo_net *net, const uint8_t *labels, int n, int *correct);
+/* The same, with each head's mean loss and hits (loss[1] NaN, correct[1]
+ * untouched, without a partition). Returns the weighted total. */
+double enevo_net_loss_heads(struct enevo_net *net, const uint8_t *labels, int n, double loss[2],
+                            int correct[2]);
+/* 2 with a model partition (a second output head), else 1. */
+int enevo_net_heads(const struct enevo_net *net);
+/* The second head's logits of the last forward, or NULL. */
+const float *enevo_net_logits2(const struct enevo_net *net);
+void enevo_net_set_head_weight(struct enevo_net *net, double w);
 /* Backward pass of the last training forward; overwrites the gradients. */
 int enevo_net_backward(struct enevo_net *net);
 

@@ -91,6 +91,10 @@ struct enevo_phenotype {
     struct enevo_learning_spec learning;
     bool has_partition;  /* a model_partition: entity was present */
     int partition_point; /* evolved layer id of the second head; -1 if none */
+    /* weight of the second head's loss (w1 in w0 L0 + w1 L1, w0 = 1); the
+     * optional key `weight:` of the entity, so a grammar may evolve it */
+    bool has_partition_weight;
+    double partition_weight;
 };
 
 /* Channels x height x width of a layer's output; fc outputs are {F, 1, 1}. */

@@ -53,9 +53,15 @@ int enevo_train(struct enevo_net *net, struct enevo_optim *optim, const struct e
                 struct enevo_train_result *res, char *err, size_t errlen);
 
 /* Accuracy and mean loss over all of d, in evaluation mode (the last partial
- * batch is padded, and the padding ignored). images_per_s may be NULL. */
+ * batch is padded, and the padding ignored). images_per_s may be NULL. With
+ * a model partition, accuracy is the full model's (head 0) and loss the
+ * weighted loss of both heads (what early stopping watches). */
 int enevo_evaluate(struct enevo_net *net, const struct enevo_dataset *d, double *accuracy,
                    double *loss, double *images_per_s);
+/* Per head: accuracy[h], loss[h] (NaN for head 1 without a partition), and
+ * the weighted total loss. Any output may be NULL. */
+int enevo_evaluate_heads(struct enevo_net *net, const struct enevo_dataset *d, double accuracy[2],
+                         double loss[2], double *weighted, double *images_per_s);
 
 /* Monotonic seconds. */
 double enevo_now(void);

@@ -24,9 +24,10 @@ struct enevo_backend {
     /* params_changed: the parameter block was written since the last call
      * (a backend may cache weights in its own formats until then). */
     int (*forward)(void *impl, const float *x, bool train, uint64_t dropout_key,
-                   bool params_changed, float *logits);
-    /* dlogits [batch, classes]; overwrites every gradient. */
-    int (*backward)(void *impl, const float *dlogits);
+                   bool params_changed, float *logits, float *logits2);
+    /* dlogits [batch, classes] for the output (and the partition head, when
+     * the plan has one); overwrites every gradient. */
+    int (*backward)(void *impl, const float *dlogits, const float *dlogits2);
     size_t (*arena_bytes)(void *impl);
 };
 

@@ -17,6 +17,8 @@ struct enevo_net {
     float *block;  /* params [n_params] | grads [n_params] | stats [n_stats] */
     float *params, *grads, *stats;
     float *logits; /* [batch, classes] */
+    float *logits2, *dlogits2; /* the partition head's, or NULL */
+    double head_weight;        /* w1 of w0 L0 + w1 L1 */
     bool params_dirty; /* the block may have been written since the last forward */
     float *dlogits;
     struct enevo_param_seg *segs;
@@ -49,7 +51,13 @@ int enevo_net_create(const struct enevo_phenotype *p, struct enevo_shape input, 
     net->logits = calloc(nl, sizeof(float));
     net->dlogits = calloc(nl, sizeof(float));
     net->segs = calloc((size_t)plan->n * 2 + 1, sizeof *net->segs);
-    if (!net->block || !net->logits || !net->dlogits || !net->segs) {
+    net->head_weight = p->partition_weight;
+    if (plan->output2 >= 0) {
+        net->logits2 = calloc(nl, sizeof(float));
+        net->dlogits2 = calloc(nl, sizeof(float));
+    }
+    if (!net->block || !net->logits || !net->dlogits || !net->segs ||
+        (plan->output2 >= 0 && (!net->logits2 || !net->dlogits2))) {
         enevo_net_free(net);
         return enevo_errf(err, errlen, ENEVO_ENOMEM,
                           "out of memory: %zu parameters at batch %d", np, opts->batch);
@@ -86,6 +94,8 @@ void enevo_net_free(struct enevo_net *net)
     free(net->block);
     free(net->logits);
     free(net->dlogits);
+    free(net->logits2);
+    free(net->dlogits2);
     free(net->segs);
     free(net);
 }
@@ -139,7 +149,8 @@ int enevo_net_forward(struct enevo_net *net, const float *x, bool train, uint64_
      * when someone asked for the writable block. */
     bool changed = net->params_dirty || net->opts.training;
     net->params_dirty = false;
-    return net->backend->forward(net->impl, x, train, dropout_key, changed, net->logits);
+    return net->backend->forward(net->impl, x, train, dropout_key, changed, net->logits,
+                                 net->logits2);
 }
 
 const float *enevo_net_logits(const struct enevo_net *net)
@@ -147,14 +158,16 @@ const float *enevo_net_logits(const struct enevo_net *net)
     return net->logits;
 }
 
-double enevo_net_loss(struct enevo_net *net, const uint8_t *labels, int n, int *correct)
+/* Softmax + cross-entropy of one head; d loss / d logits (scaled by
+ * `scale`) into dz. Returns the mean loss over n rows. */
+static double head_loss(const float *logits, float *dlogits, int batch, int k, const uint8_t *labels,
+                        int n, double scale, int *correct)
 {
-    int k = net->plan.n_classes, batch = net->opts.batch;
     double total = 0;
     int hits = 0;
     for (int i = 0; i < batch; i++) {
-        const float *z = net->logits + (size_t)i * k;
-        float *dz = net->dlogits + (size_t)i * k;
+        const float *z = logits + (size_t)i * k;
+        float *dz = dlogits + (size_t)i * k;
         if (i >= n) {
             memset(dz, 0, sizeof(float) * (size_t)k);
             continue;
@@ -172,16 +185,42 @@ double enevo_net_loss(struct enevo_net *net, const uint8_t *labels, int n, int *
         total += lse - z[y];
         hits += arg == y;
         for (int j = 0; j < k; j++)
-            dz[j] = (float)((exp((double)z[j] - lse) - (j == y)) / n);
+            dz[j] = (float)(scale * (exp((double)z[j] - lse) - (j == y)) / n);
     }
     if (correct)
         *correct += hits;
     return n ? total / n : 0.0;
 }
 
+double enevo_net_loss_heads(struct enevo_net *net, const uint8_t *labels, int n, double loss[2],
+                            int correct[2])
+{
+    int k = net->plan.n_classes, batch = net->opts.batch;
+    double l0 = head_loss(net->logits, net->dlogits, batch, k, labels, n, 1.0,
+                          correct ? &correct[0] : NULL);
+    double l1 = 0;
+    if (net->logits2)
+        l1 = head_loss(net->logits2, net->dlogits2, batch, k, labels, n, net->head_weight,
+                       correct ? &correct[1] : NULL);
+    if (loss) {
+        loss[0] = l0;
+        loss[1] = net->logits2 ? l1 : NAN;
+    }
+    return l0 + (net->logits2 ? net->head_weight * l1 : 0);
+}
+
+double enevo_net_loss(struct enevo_net *net, const uint8_t *labels, int n, int *correct)
+{
+    int c[2] = {0, 0};
+    double total = enevo_net_loss_heads(net, labels, n, NULL, c);
+    if (correct)
+        *correct += c[0];
+    return total;
+}
+
 int enevo_net_backward(struct enevo_net *net)
 {
-    return net->backend->backward(net->impl, net->dlogits);
+    return net->backend->backward(net->impl, net->dlogits, net->dlogits2);
 }
 
 float *enevo_net_params(struct enevo_net *net)
@@ -200,6 +239,9 @@ double enevo_net_bytes_per_batch(const struct enevo_net *net)
     return net->plan.act_bytes * net->opts.batch + 4.0 * (double)net->plan.n_params;
 }
 int enevo_net_batch(const struct enevo_net *net) { return net->opts.batch; }
+int enevo_net_heads(const struct enevo_net *net) { return net->logits2 ? 2 : 1; }
+const float *enevo_net_logits2(const struct enevo_net *net) { return net->logits2; }
+void enevo_net_set_head_weight(struct enevo_net *net, double w) { net->head_weight = w; }
 int enevo_net_classes(const struct enevo_net *net) { return net->plan.n_classes; }
 struct enevo_shape enevo_net_input_shape(const struct enevo_net *net) { return net->plan.input; }
 
@@ -207,6 +249,11 @@ const struct enevo_param_seg *enevo_net_segments(const struct enevo_net *net, in
 {
     *n = net->n_segs;
     return net->segs;
+}
+
+const struct enevo_plan *enevo__net_plan(const struct enevo_net *net)
+{
+    return &net->plan;
 }
 
 size_t enevo_net_arena_bytes(const struct enevo_net *net)

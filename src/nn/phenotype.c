@@ -93,6 +93,7 @@ static void phenotype_empty(struct enevo_phenotype *p)
     memset(p, 0, sizeof *p);
     enevo_learning_defaults(&p->learning);
     p->partition_point = -1;
+    p->partition_weight = 1.0;
 }
 
 void enevo_phenotype_free(struct enevo_phenotype *p)
@@ -143,6 +144,7 @@ enum key_id {
     K_BATCH_SIZE,
     K_EPOCHS,
     K_PARTITION_POINT,
+    K_PARTITION_WEIGHT,
     K__COUNT
 };
 
@@ -173,6 +175,7 @@ static const struct key_info {
     [K_BATCH_SIZE] = {"batch_size", C_ALL_OPTS, 0},
     [K_EPOCHS] = {"epochs", C_ALL_OPTS, 0},
     [K_PARTITION_POINT] = {"partition_point", C_PARTITION, C_PARTITION},
+    [K_PARTITION_WEIGHT] = {"weight", C_PARTITION, 0},
 };
 _Static_assert(sizeof keys / sizeof keys[0] == K__COUNT, "keys[] out of step with enum key_id");
 _Static_assert(K__COUNT <= 32, "seen-key bitmask is 32 bits");
@@ -619,6 +622,10 @@ static int handle_token(struct parser *ps)
     case ENT_LEARNING:
         return handle_learning_key(ps, (enum key_id)k, key, val, vcol);
     case ENT_PARTITION:
+        if (k == K_PARTITION_WEIGHT) {
+            ps->p->has_partition_weight = true;
+            return value_double(ps, key, val, vcol, R_GE0, &ps->p->partition_weight);
+        }
         return value_int(ps, key, val, vcol, 0, &ps->p->partition_point);
     case ENT_NONE:
         break;
@@ -1097,8 +1104,12 @@ char *enevo_phenotype_format(const struct enevo_phenotype *p)
         sb_printf(&b, " early_stop:%d batch_size:%d epochs:%d\n", l->early_stop, l->batch_size,
                   l->epochs);
     }
-    if (p->has_partition)
-        sb_printf(&b, "model_partition:True partition_point:%d\n", p->partition_point);
+    if (p->has_partition) {
+        sb_printf(&b, "model_partition:True partition_point:%d", p->partition_point);
+        if (p->has_partition_weight)
+            sb_printf(&b, " weight:%.17g", p->partition_weight);
+        sb_printf(&b, "\n");
+    }
     if (b.failed) {
         free(b.s);
         return NULL;

@@ -103,8 +103,8 @@ int enevo_plan_build(const struct enevo_phenotype *p, struct enevo_shape input, 
         free(shapes);
         return rc;
     }
-    /* At most one fix per merged input. */
-    size_t cap = (size_t)p->n_layers * (1 + ENEVO_MAX_INPUTS);
+    /* At most one fix per merged input, and the partition head. */
+    size_t cap = (size_t)p->n_layers * (1 + ENEVO_MAX_INPUTS) + 1;
     int *map = malloc(sizeof(int) * (size_t)p->n_layers);
     bool *flat = calloc((size_t)p->n_layers, sizeof *flat);
     out->nodes = calloc(cap, sizeof *out->nodes);
@@ -154,6 +154,29 @@ int enevo_plan_build(const struct enevo_phenotype *p, struct enevo_shape input, 
         map[id] = out->n;
         out->nodes[out->n++] = node;
     }
+    out->output = map[p->n_layers - 1];
+    out->output2 = out->partition_node = -1;
+    if (p->has_partition) {
+        /* The second head: flatten + fc with one output per class, fed by
+         * evolved layer k (ENERGIZE.md §3). Its parameters come last, so
+         * the full model's block is a prefix of the two-headed one. */
+        int k = p->partition_point;
+        struct enevo_plan_node *h = &out->nodes[out->n];
+        memset(h, 0, sizeof *h);
+        h->spec.kind = ENEVO_LAYER_FC;
+        h->spec.out_features = n_classes;
+        h->spec.act = ENEVO_ACT_SOFTMAX;
+        h->spec.bias = true;
+        h->n_in = 1;
+        h->in[0] = map[k];
+        h->in_shape = shapes[k];
+        h->in_is_flat = flat[k];
+        h->out_shape = (struct enevo_shape){n_classes, 1, 1};
+        h->stride = 1;
+        h->phen_id = -2;
+        out->partition_node = map[k];
+        out->output2 = out->n++;
+    }
     for (int i = 0; i < out->n; i++) {
         struct enevo_plan_node *n = &out->nodes[i];
         assign_params(out, n);
@@ -165,9 +188,6 @@ int enevo_plan_build(const struct enevo_phenotype *p, struct enevo_shape input, 
             if (n->in[k] >= 0)
                 out->nodes[n->in[k]].n_consumers++;
     }
-    for (int i = 0; i < out->n; i++)
-        if (out->nodes[i].n_consumers == 0)
-            out->output = i;
     free(shapes);
     free(map);
     free(flat);

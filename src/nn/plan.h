@@ -20,7 +20,8 @@ struct enevo_plan_node {
     size_t w_off, w_count;        /* conv/fc weights, bn scale */
     size_t b_off, b_count;        /* bias, bn shift (count 0 = none) */
     size_t s_off, s_count;        /* bn running mean then variance */
-    int phen_id;                  /* phenotype layer id; -1 for a fix layer */
+    int phen_id;                  /* phenotype layer id; -1 for a fix layer, -2 for the
+                                     partition head */
     int n_consumers;
     double flops;                 /* forward FLOPs per image */
 };
@@ -31,10 +32,16 @@ struct enevo_plan {
     struct enevo_shape input;
     int n_classes;
     int output;                    /* plan index of the output fc */
+    int output2;                   /* the model partition's second head; -1 = none */
+    int partition_node;            /* plan index of the layer that feeds it */
     size_t n_params, n_stats;
     double flops;
     double act_bytes; /* activations read and written per image, forward (fp32) */
 };
+
+struct enevo_net;
+/* The plan a network was built from (src/nn/net.c). */
+const struct enevo_plan *enevo__net_plan(const struct enevo_net *net);
 
 int enevo_plan_build(const struct enevo_phenotype *p, struct enevo_shape input, int n_classes,
                      struct enevo_plan *out, char *err, size_t errlen);

@@ -32,14 +32,14 @@ static void gather(const struct enevo_dataset *d, const int *idx, int n, int bat
         memset(x + (size_t)n * img, 0, sizeof(float) * img * (size_t)(batch - n));
 }
 
-int enevo_evaluate(struct enevo_net *net, const struct enevo_dataset *d, double *accuracy,
-                   double *loss, double *images_per_s)
+int enevo_evaluate_heads(struct enevo_net *net, const struct enevo_dataset *d, double accuracy[2],
+                         double loss[2], double *weighted, double *images_per_s)
 {
     int batch = enevo_net_batch(net);
     size_t img = (size_t)d->c * d->h * d->w;
     float *pad = NULL;
-    int correct = 0;
-    double total = 0, t0 = enevo_now();
+    int correct[2] = {0, 0};
+    double total[2] = {0, 0}, wtotal = 0, t0 = enevo_now();
     for (int start = 0; start < d->n; start += batch) {
         int n = d->n - start < batch ? d->n - start : batch;
         const float *x = d->x + (size_t)start * img;
@@ -55,17 +55,36 @@ int enevo_evaluate(struct enevo_net *net, const struct enevo_dataset *d, double 
             free(pad);
             return rc;
         }
-        total += enevo_net_loss(net, d->y + start, n, &correct) * n;
+        double l[2];
+        wtotal += enevo_net_loss_heads(net, d->y + start, n, l, correct) * n;
+        total[0] += l[0] * n;
+        total[1] += l[1] * n;
     }
     double dt = enevo_now() - t0;
     free(pad);
-    if (accuracy)
-        *accuracy = d->n ? (double)correct / d->n : 0;
-    if (loss)
-        *loss = d->n ? total / d->n : 0;
+    bool two = enevo_net_heads(net) == 2;
+    for (int h = 0; h < 2; h++) {
+        bool have = h == 0 || two;
+        if (accuracy)
+            accuracy[h] = have && d->n ? (double)correct[h] / d->n : (have ? 0 : NAN);
+        if (loss)
+            loss[h] = have && d->n ? total[h] / d->n : (have ? 0 : NAN);
+    }
+    if (weighted)
+        *weighted = d->n ? wtotal / d->n : 0;
     if (images_per_s)
         *images_per_s = dt > 0 ? d->n / dt : 0;
     return 0;
+}
+
+int enevo_evaluate(struct enevo_net *net, const struct enevo_dataset *d, double *accuracy,
+                   double *loss, double *images_per_s)
+{
+    double acc[2];
+    int rc = enevo_evaluate_heads(net, d, acc, NULL, loss, images_per_s);
+    if (!rc && accuracy)
+        *accuracy = acc[0];
+    return rc;
 }
 
 /* NaN weights can hide behind a relu (oneDNN's max(NaN, 0) gives 0): the

@@ -547,11 +547,13 @@ static int cpu_create(const struct enevo_plan *plan, const struct enevo_net_opts
         rc = alloc_arena(net, err, errlen);
     for (int i = 0; !rc && opts->training && i < plan->n; i++)
         rc = setup_scatter(ex, &net->nodes[i], &impl->views[i], err, errlen);
-    if (!rc) {
-        const struct cpu_node *o = &net->nodes[plan->output];
+    for (int h = 0; !rc && h < 2; h++) {
+        int idx = h ? plan->output2 : plan->output;
+        if (idx < 0)
+            continue;
         dnnl_memory_desc_t want;
         cpu_md_plain(&want, net->batch, plan->n_classes, 1, 1, true);
-        if (!dnnl_memory_desc_equal(&o->dst.md, &want))
+        if (!dnnl_memory_desc_equal(&net->nodes[idx].dst.md, &want))
             rc = enevo_errf(err, errlen, ENEVO_EBACKEND, "output layer is not a plain [N, C] tensor");
     }
     if (rc) {
@@ -563,7 +565,7 @@ static int cpu_create(const struct enevo_plan *plan, const struct enevo_net_opts
 }
 
 static int cpu_forward(void *impl_, const float *x, bool train, uint64_t key, bool params_changed,
-                       float *logits)
+                       float *logits, float *logits2)
 {
     struct cpu_impl *impl = impl_;
     struct cpu_exec *ex = &impl->ex;
@@ -584,15 +586,21 @@ static int cpu_forward(void *impl_, const float *x, bool train, uint64_t key, bo
         node->ops->forward(net, node, train);
     }
     dnnl_stream_wait(net->stream);
-    const struct cpu_node *o = &net->nodes[net->plan->output];
-    memcpy(logits, o->dst.data, sizeof(float) * (size_t)net->batch * (size_t)net->plan->n_classes);
-    for (size_t i = 0; i < (size_t)net->batch * (size_t)net->plan->n_classes; i++)
-        if (!isfinite(logits[i]))
-            return ENEVO_ENUMERIC;
+    size_t n = (size_t)net->batch * (size_t)net->plan->n_classes;
+    for (int h = 0; h < 2; h++) {
+        int idx = h ? net->plan->output2 : net->plan->output;
+        float *out = h ? logits2 : logits;
+        if (idx < 0 || !out)
+            continue;
+        memcpy(out, net->nodes[idx].dst.data, sizeof(float) * n);
+        for (size_t i = 0; i < n; i++)
+            if (!isfinite(out[i]))
+                return ENEVO_ENUMERIC;
+    }
     return 0;
 }
 
-static int cpu_backward(void *impl_, const float *dlogits)
+static int cpu_backward(void *impl_, const float *dlogits, const float *dlogits2)
 {
     struct cpu_impl *impl = impl_;
     struct cpu_exec *ex = &impl->ex;
@@ -602,9 +610,12 @@ static int cpu_backward(void *impl_, const float *dlogits)
     for (int i = 0; i < net->plan->n; i++)
         if (ex->accumulate[i])
             memset(net->nodes[i].diff_dst.data, 0, net->nodes[i].diff_dst.bytes);
-    struct cpu_node *o = &net->nodes[net->plan->output];
-    memcpy(o->diff_dst.data, dlogits,
-           sizeof(float) * (size_t)net->batch * (size_t)net->plan->n_classes);
+    for (int h = 0; h < 2; h++) {
+        int idx = h ? net->plan->output2 : net->plan->output;
+        if (idx >= 0)
+            memcpy(net->nodes[idx].diff_dst.data, h ? dlogits2 : dlogits,
+                   sizeof(float) * (size_t)net->batch * (size_t)net->plan->n_classes);
+    }
     for (int i = net->plan->n - 1; i >= 0; i--) {
         struct cpu_node *node = &net->nodes[i];
         node->ops->backward(net, node);
