@@ -49,7 +49,7 @@ static void config_defaults_match_default_yaml(void **state)
     assert_int_equal(ftell(w), 0);
     fclose(w);
     /* Spot checks, so a wrong value can't hide in both places at once. */
-    assert_int_equal(a.generations, 5);
+    assert_int_equal(a.generations, 10);
     assert_int_equal(a.lambda, 3);
     assert_true(a.reevaluate_parent);
     assert_non_null(strstr(a.seed_phenotype, "layer:conv out_channels:32"));
