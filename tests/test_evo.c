@@ -445,7 +445,77 @@ static void genotype_serialisation_round_trips(void **state)
     world_free(&w);
 }
 
+/* model_partition: the partition point stays in range through every
+ * mutation (the phenotype check rejects it otherwise), both models are
+ * measured, best/ keeps both, and the run resumes exactly. */
+static void partitioned_run_keeps_point_in_range_and_resumes(void **state)
+{
+    (void)state;
+    struct world w;
+    world_init(&w);
+    w.c.model_partition = true;
+    snprintf(w.c.macro[w.c.n_macro++], ENEVO_NAME_LEN, "model_partition");
+    char err[ENEVO_ERR_LEN];
+    if (enevo_space_init(&w.s, &w.c, w.g, err, sizeof err))
+        fail_msg("%s", err);
+    w.c.mutation = (struct enevo_mutation_cfg){0, 0, 0.5, 0.3, 0.6, 0, 0.3, 0.3, 0.5, 0};
+    enevo_rng r;
+    enevo_rng_seed(&r, 8, ENEVO_STREAM_EVO);
+    for (int trial = 0; trial < 10; trial++) {
+        struct enevo_genotype gt;
+        assert_int_equal(enevo_genotype_random(&w.s, &r, &gt), 0);
+        for (int step = 0; step < 20; step++) {
+            enevo_mutate(&w.s, &gt, &r, NULL, NULL);
+            check_valid(&w, &gt, &r); /* parses: partition_point in [0, L-1] */
+        }
+        enevo_genotype_free(&gt);
+    }
+    world_free(&w);
+
+    struct data x;
+    data_init(&x);
+    struct enevo_config c;
+    tiny_config(&c);
+    c.model_partition = true;
+    snprintf(c.macro[c.n_macro++], ENEVO_NAME_LEN, "model_partition");
+    c.n_terms = 2;
+    c.terms[0] = (struct enevo_fitness_term){"accuracy_1", true, 1.0, 0, {{"", false, 0}}};
+    c.terms[1] = (struct enevo_fitness_term){"energy_1", false, 1e-5, 0, {{"", false, 0}}};
+    struct enevo_meter_cfg mc = enevo_meter_defaults();
+    struct enevo_meter *m;
+    assert_int_equal(enevo_meter_open("model", &mc, &m, NULL, 0, err, sizeof err), 0);
+    char a[512], b[512];
+    snprintf(a, sizeof a, "%s/evo-part-a", enevo_test_tmpdir());
+    snprintf(b, sizeof b, "%s/evo-part-b", enevo_test_tmpdir());
+    struct enevo_evo_result res;
+    if (run_evo_cfg(&c, m, a, &x, 0, &res, err, sizeof err))
+        fail_msg("%s", err);
+    free(res.best_phenotype);
+    int stops[] = {2, 3, 0};
+    for (int i = 0; i < 3; i++) {
+        if (run_evo_cfg(&c, m, b, &x, stops[i], &res, err, sizeof err))
+            fail_msg("%s", err);
+        free(res.best_phenotype);
+    }
+    char pa[600], pb[600];
+    snprintf(pa, sizeof pa, "%s/stats.csv", a);
+    snprintf(pb, sizeof pb, "%s/stats.csv", b);
+    char *sa = slurp(pa), *sb = slurp(pb);
+    assert_string_equal(sa, sb);
+    assert_non_null(strstr(sa, "accuracy_0,accuracy_1,test_accuracy_1,energy_0,energy_1"));
+    assert_non_null(strstr(sa, "model_partition:"));
+    free(sa);
+    free(sb);
+    for (int k = 0; k < 2; k++) {
+        snprintf(pa, sizeof pa, "%s/best/model%d.enevo", a, k);
+        assert_int_equal(access(pa, R_OK), 0);
+    }
+    enevo_meter_close(m);
+    data_free(&x);
+}
+
 const struct CMUnitTest enevo_tests_evo[] = {
+    cmocka_unit_test(partitioned_run_keeps_point_in_range_and_resumes),
     cmocka_unit_test(mutations_keep_genotypes_valid),
     cmocka_unit_test(mutated_copies_never_alias),
     cmocka_unit_test(fitness_terms_and_conditions),

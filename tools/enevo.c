@@ -19,6 +19,7 @@
 #include "enevo/model.h"
 #include "enevo/net.h"
 #include "enevo/optim.h"
+#include "enevo/partition.h"
 #include "enevo/phenotype.h"
 #include "enevo/rng.h"
 #include "enevo/train.h"
@@ -338,26 +339,58 @@ static int cmd_train(const struct args *a)
            sizeof(float) * enevo_net_param_count(net));
     memcpy(enevo_net_stats(infer), enevo_net_stats(net), sizeof(float) * enevo_net_stats_count(net));
     double test_acc, test_loss, infer_ips, fit_acc = NAN;
-    if ((rc = enevo_evaluate(infer, &d.test, &test_acc, &test_loss, &infer_ips)) ||
-        (split.fitness.n && (rc = enevo_evaluate(infer, &split.fitness, &fit_acc, NULL, NULL)))) {
+    double tacc[2] = {NAN, NAN}, facc[2] = {NAN, NAN};
+    bool two = enevo_net_heads(infer) == 2;
+    if ((rc = enevo_evaluate_heads(infer, &d.test, tacc, NULL, &test_loss, &infer_ips)) ||
+        (split.fitness.n &&
+         (rc = enevo_evaluate_heads(infer, &split.fitness, facc, NULL, NULL, NULL)))) {
         fail("train", "evaluation failed", rc);
         goto out;
     }
+    test_acc = tacc[0];
+    fit_acc = facc[0];
+    char model1_path[1100] = "";
     if (a->save) {
-        char *text = enevo_phenotype_format(&p);
-        struct enevo_model_file m = {
-            .in_c = in.c, .in_h = in.h, .in_w = in.w, .n_classes = n_classes,
-            .mean = d.mean, .std = d.std, .phenotype = text,
-            .params = enevo_net_params(net), .n_params = enevo_net_param_count(net),
-            .stats = enevo_net_stats(net), .n_stats = enevo_net_stats_count(net),
-        };
-        rc = text ? enevo_model_save(a->save, &m, err, sizeof err) : ENEVO_ENOMEM;
-        free(text);
+        /* With a partition: model 0 (the full network) at FILE, model 1 (the
+         * early exit) beside it; both ordinary model files. */
+        struct enevo_extracted ex[2] = {0};
+        for (int k = 0; two && !rc && k < 2; k++)
+            rc = enevo_partition_extract(&p, net, k, &ex[k], err, sizeof err);
+        if (two) {
+            size_t n = strlen(a->save);
+            if (n > 6 && !strcmp(a->save + n - 6, ".enevo"))
+                snprintf(model1_path, sizeof model1_path, "%.*s.model1.enevo", (int)(n - 6),
+                         a->save);
+            else
+                snprintf(model1_path, sizeof model1_path, "%s.model1", a->save);
+        }
+        for (int k = 0; !rc && k < (two ? 2 : 1); k++) {
+            char *text = enevo_phenotype_format(two ? &ex[k].phenotype : &p);
+            struct enevo_model_file m = {
+                .in_c = in.c, .in_h = in.h, .in_w = in.w, .n_classes = n_classes,
+                .mean = d.mean, .std = d.std, .phenotype = text,
+                .params = two ? ex[k].params : enevo_net_params(net),
+                .n_params = two ? ex[k].n_params : enevo_net_param_count(net),
+                .stats = two ? ex[k].stats : enevo_net_stats(net),
+                .n_stats = two ? ex[k].n_stats : enevo_net_stats_count(net),
+            };
+            rc = text ? enevo_model_save(k ? model1_path : a->save, &m, err, sizeof err)
+                      : ENEVO_ENOMEM;
+            free(text);
+        }
+        enevo_extracted_free(&ex[0]);
+        enevo_extracted_free(&ex[1]);
         if (rc) {
             fail("train", err, rc);
             goto out;
         }
     }
+    if (two)
+        fprintf(log,
+                "model partition after layer %d: model 0 (full) test accuracy %.2f%%, fitness-split "
+                "%.2f%%; model 1 (early exit) test accuracy %.2f%%, fitness-split %.2f%%%s%s\n",
+                p.partition_point, 100 * tacc[0], 100 * facc[0], 100 * tacc[1], 100 * facc[1],
+                model1_path[0] ? "; model 1 saved to " : "", model1_path);
     double secs = enevo_now() - t_start;
     fprintf(log,
             "done: %d epochs (best %d%s), validation loss %.4f, fitness-split accuracy %.2f%%, "
@@ -376,6 +409,13 @@ static int cmd_train(const struct args *a)
         cJSON_AddNumberToObject(o, "validation_loss", res.best_val_loss);
         cJSON_AddNumberToObject(o, "validation_accuracy", res.best_val_accuracy);
         cJSON_AddNumberToObject(o, "fitness_accuracy", fit_acc);
+        if (two) {
+            cJSON_AddNumberToObject(o, "test_accuracy_1", tacc[1]);
+            cJSON_AddNumberToObject(o, "fitness_accuracy_1", facc[1]);
+            cJSON_AddNumberToObject(o, "partition_point", p.partition_point);
+            if (model1_path[0])
+                cJSON_AddStringToObject(o, "model1_file", model1_path);
+        }
         cJSON_AddNumberToObject(o, "epochs", res.epochs);
         cJSON_AddNumberToObject(o, "best_epoch", res.best_epoch);
         cJSON_AddNumberToObject(o, "train_images_per_s", res.images_per_s);

@@ -104,6 +104,7 @@ struct enevo_config {
     int resize;                 /* 0 = native size */
     /* energize */
     bool model_partition;
+    double partition_weight;    /* ours: w1 of L0 + w1 L1 unless the phenotype evolves it */
     /* energize.seed_model.phenotype: generation 0 is this network plus
      * lambda - 1 mutants of it ("" = lambda random individuals). */
     char seed_phenotype[8192];

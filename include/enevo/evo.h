@@ -65,8 +65,9 @@ int enevo_genotype_random(const struct enevo_evo_space *s, enevo_rng *rng,
                           struct enevo_genotype *out);
 /* The genotype of a known phenotype (ENERGIZE's seed_model), its layers
  * assigned to the config's modules in order; tokens must be in the order the
- * grammar writes them (the canonical phenotype order). */
-int enevo_genotype_encode(const struct enevo_evo_space *s, const char *phenotype,
+ * grammar writes them (the canonical phenotype order). A macro rule the
+ * phenotype lacks (model_partition) is drawn from rng (NULL: an error). */
+int enevo_genotype_encode(const struct enevo_evo_space *s, const char *phenotype, enevo_rng *rng,
                           struct enevo_genotype *out, char *err, size_t errlen);
 int enevo_genotype_copy(const struct enevo_genotype *src, struct enevo_genotype *dst);
 void enevo_genotype_free(struct enevo_genotype *gt);
@@ -165,6 +166,12 @@ struct enevo_metrics {
      * on the fitness split, or the model estimate) */
     double energy, power, latency; /* J per image, W, s per image */
     double energy_ci_low, energy_ci_high;
+    /* With a model partition, model 0 (full) and model 1 (early exit);
+     * accuracy is then their mean, as ENERGIZE's, and energy that of the
+     * two-headed network. Without one, _0 equals the plain metric and _1 is
+     * NaN. */
+    double accuracy_0, accuracy_1, test_accuracy_1;
+    double energy_0, energy_1, power_0, power_1, latency_0, latency_1;
     int epochs;             /* epochs trained in total */
     bool valid;             /* false: invalid network, never trained */
 };

@@ -791,6 +791,7 @@ static const struct field seed_model_fields[] = {
 static const struct field energize_fields[] = {
     F_FN("model_partition", CFG(model_partition), fn_partition),
     F_FN("model_partition_n", 0, fn_partition_n),
+    F_NUM("partition_weight", CFG(partition_weight), 0, 1000),
     F_UNUSED_MAP("measure_power", measure_power_fields,
                  "enevo takes no power-measurement settings from the config"),
     F_UNUSED("ensure_gpu_exclusivity", "enevo does not change the GPU's compute mode"),

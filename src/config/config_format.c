@@ -103,7 +103,8 @@ char *enevo_config_format(const struct enevo_config *c)
     if (c->resize)
         emit(&o, "    augmentation:\n      train:\n        resize:\n          size: %d\n",
              c->resize);
-    emit(&o, "energize:\n  model_partition: %s\n", c->model_partition ? "true" : "false");
+    emit(&o, "energize:\n  model_partition: %s\n  partition_weight: %.17g\n",
+         c->model_partition ? "true" : "false", c->partition_weight);
     if (c->seed_phenotype[0]) {
         /* A literal block keeps the phenotype's lines as they are. */
         emit(&o, "  seed_model:\n    phenotype: |\n");

@@ -21,6 +21,7 @@
 
 #include "enevo/energy.h"
 #include "enevo/model.h"
+#include "enevo/partition.h"
 #include "enevo/net.h"
 #include "enevo/optim.h"
 #include "enevo/train.h"
@@ -100,6 +101,23 @@ static void path_of(const struct run *r, char *buf, size_t len, const char *name
 static void model_path(const struct run *r, char *buf, size_t len, int gen, int idx)
 {
     snprintf(buf, len, "%s/models/g%d_i%d.enevo", r->dir, gen, idx);
+}
+
+/* The extracted models of a partitioned evaluation: part 0 (full), 1 (early exit). */
+static void part_path(const struct run *r, char *buf, size_t len, int gen, int idx, int part)
+{
+    snprintf(buf, len, "%s/models/g%d_i%d.model%d.enevo", r->dir, gen, idx, part);
+}
+
+static void remove_models(const struct run *r, int gen, int idx)
+{
+    char path[1024];
+    model_path(r, path, sizeof path, gen, idx);
+    unlink(path);
+    for (int k = 0; k < 2; k++) {
+        part_path(r, path, sizeof path, gen, idx, k);
+        unlink(path);
+    }
 }
 
 static int mkdir_p(const char *path, char *err, size_t errlen)
@@ -252,10 +270,12 @@ static char *get_str(struct rbuf *r)
 
 static void put_metrics(struct wbuf *w, const struct enevo_metrics *m)
 {
-    double v[] = {m->accuracy,      m->loss,   m->val_accuracy, m->val_loss,
+    double v[] = {m->accuracy,      m->loss,      m->val_accuracy, m->val_loss,
                   m->train_loss,    m->test_accuracy, m->params, m->flops,
-                  m->energy,        m->power,  m->latency,      m->energy_ci_low,
-                  m->energy_ci_high};
+                  m->energy,        m->power,     m->latency,      m->energy_ci_low,
+                  m->energy_ci_high, m->accuracy_0, m->accuracy_1, m->test_accuracy_1,
+                  m->energy_0,      m->energy_1,  m->power_0,      m->power_1,
+                  m->latency_0,     m->latency_1};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
         put_f64(w, v[i]);
     put_i64(w, m->epochs);
@@ -264,10 +284,12 @@ static void put_metrics(struct wbuf *w, const struct enevo_metrics *m)
 
 static void get_metrics(struct rbuf *r, struct enevo_metrics *m)
 {
-    double *v[] = {&m->accuracy,      &m->loss,   &m->val_accuracy, &m->val_loss,
-                   &m->train_loss,    &m->test_accuracy, &m->params, &m->flops,
-                   &m->energy,        &m->power,  &m->latency,      &m->energy_ci_low,
-                   &m->energy_ci_high};
+    double *v[] = {&m->accuracy,       &m->loss,       &m->val_accuracy, &m->val_loss,
+                   &m->train_loss,     &m->test_accuracy, &m->params,   &m->flops,
+                   &m->energy,         &m->power,      &m->latency,      &m->energy_ci_low,
+                   &m->energy_ci_high, &m->accuracy_0, &m->accuracy_1,   &m->test_accuracy_1,
+                   &m->energy_0,       &m->energy_1,   &m->power_0,      &m->power_1,
+                   &m->latency_0,      &m->latency_1};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
         *v[i] = get_f64(r);
     m->epochs = (int)get_i64(r);
@@ -437,6 +459,8 @@ static void nan_metrics(struct enevo_metrics *m)
         NAN;
     m->params = m->flops = NAN;
     m->energy = m->power = m->latency = m->energy_ci_low = m->energy_ci_high = NAN;
+    m->accuracy_0 = m->accuracy_1 = m->test_accuracy_1 = NAN;
+    m->energy_0 = m->energy_1 = m->power_0 = m->power_1 = m->latency_0 = m->latency_1 = NAN;
     m->epochs = 0;
     m->valid = false;
 }
@@ -455,9 +479,57 @@ static float *measurement_batch(const struct enevo_dataset *d, int batch)
     return x;
 }
 
-/* Energy per inference of the trained network (the model estimate, or the
- * protocol on a fitness-split batch), then each module's share of it for
- * the archive: the modules are measured in their real context. */
+struct energy {
+    double j, ci_low, ci_high, power, latency;
+};
+
+/* Energy per inference of one network: the model estimate from its plan,
+ * or the protocol on a batch of the fitness split with its weights. */
+static int measure_one(struct run *r, const struct enevo_phenotype *p, const float *params,
+                       const float *stats, struct energy *out, char *err, size_t errlen)
+{
+    struct enevo_meter *m = r->o->meter;
+    const struct enevo_dataset *d = r->d->fitness;
+    int B = r->c->energy_batch;
+    struct enevo_shape in = {d->c, d->h, d->w};
+    if (m->estimate) {
+        struct enevo_plan plan;
+        int rc = enevo_plan_build(p, in, d->n_classes, &plan, err, errlen);
+        if (rc)
+            return rc;
+        struct enevo_estimate e;
+        enevo_energy_estimate(&m->cfg, plan.flops,
+                              plan.act_bytes + 4.0 * (double)plan.n_params / B, &e);
+        enevo_plan_free(&plan);
+        *out = (struct energy){e.j_per_inference, e.j_per_inference, e.j_per_inference,
+                               e.power_w, e.latency_s};
+        return 0;
+    }
+    struct enevo_net_opts no = {.batch = B, .training = false, .threads = r->o->threads};
+    struct enevo_net *net = NULL;
+    float *xb = measurement_batch(d, B);
+    int rc = xb ? enevo_net_create(p, in, d->n_classes, &no, &net, err, errlen) : ENEVO_ENOMEM;
+    if (!rc) {
+        memcpy(enevo_net_params(net), params, sizeof(float) * enevo_net_param_count(net));
+        memcpy(enevo_net_stats(net), stats, sizeof(float) * enevo_net_stats_count(net));
+        struct enevo_measure_opts mo = enevo_measure_defaults(m);
+        mo.repetitions = r->c->energy_repetitions;
+        mo.window_s = r->c->energy_window_s;
+        mo.idle_s = r->c->energy_idle_s;
+        struct enevo_measurement res;
+        rc = enevo_measure(net, xb, m, &mo, &res, err, errlen);
+        if (!rc)
+            *out = (struct energy){res.j_per_inference, res.ci_low, res.ci_high, res.power_w,
+                                   res.latency_image_s};
+    }
+    enevo_net_free(net);
+    free(xb);
+    return rc;
+}
+
+/* Energy per inference of the trained network (and, with a partition, of
+ * model 0 and model 1), then each module's share of it for the archive: the
+ * modules are measured in their real context. */
 static int measure_energy(struct run *r, const struct enevo_phenotype *p, struct enevo_net *trained,
                           const struct enevo_plan *plan, struct indiv *x, char *note,
                           size_t notelen)
@@ -465,50 +537,37 @@ static int measure_energy(struct run *r, const struct enevo_phenotype *p, struct
     struct enevo_meter *m = r->o->meter;
     if (!m)
         return 0;
-    const struct enevo_config *c = r->c;
-    int B = c->energy_batch;
+    int B = r->c->energy_batch;
+    char err[ENEVO_ERR_LEN];
     snprintf(x->meter, sizeof x->meter, "%s", m->label);
-    struct enevo_estimate est;
-    enevo_energy_estimate(&m->cfg, plan->flops, plan->act_bytes + 4.0 * (double)plan->n_params / B,
-                          &est);
-    if (m->estimate) {
-        x->m.energy = x->m.energy_ci_low = x->m.energy_ci_high = est.j_per_inference;
-        x->m.power = est.power_w;
-        x->m.latency = est.latency_s;
-    } else {
-        char err[ENEVO_ERR_LEN];
-        const struct enevo_dataset *d = r->d->fitness;
-        struct enevo_net_opts no = {.batch = B, .training = false, .threads = r->o->threads};
-        struct enevo_net *net = NULL;
-        float *xb = measurement_batch(d, B);
-        int rc = xb ? enevo_net_create(p, (struct enevo_shape){d->c, d->h, d->w}, d->n_classes,
-                                       &no, &net, err, sizeof err)
-                    : ENEVO_ENOMEM;
-        if (!rc) {
-            memcpy(enevo_net_params(net), enevo_net_params(trained),
-                   sizeof(float) * enevo_net_param_count(net));
-            memcpy(enevo_net_stats(net), enevo_net_stats(trained),
-                   sizeof(float) * enevo_net_stats_count(net));
-            struct enevo_measure_opts mo = enevo_measure_defaults(m);
-            mo.repetitions = c->energy_repetitions;
-            mo.window_s = c->energy_window_s;
-            mo.idle_s = c->energy_idle_s;
-            struct enevo_measurement res;
-            rc = enevo_measure(net, xb, m, &mo, &res, err, sizeof err);
-            if (!rc) {
-                x->m.energy = res.j_per_inference;
-                x->m.energy_ci_low = res.ci_low;
-                x->m.energy_ci_high = res.ci_high;
-                x->m.power = res.power_w;
-                x->m.latency = res.latency_image_s;
-            }
-        }
-        enevo_net_free(net);
-        free(xb);
-        if (rc) {
-            snprintf(note, notelen, "energy measurement failed: %s", err);
-            return rc;
-        }
+    struct energy e[3];
+    int rc = measure_one(r, p, enevo_net_params(trained), enevo_net_stats(trained), &e[0], err,
+                         sizeof err);
+    for (int which = 0; !rc && p->has_partition && which < 2; which++) {
+        struct enevo_extracted ex;
+        rc = enevo_partition_extract(p, trained, which, &ex, err, sizeof err);
+        if (!rc)
+            rc = measure_one(r, &ex.phenotype, ex.params, ex.stats, &e[1 + which], err,
+                             sizeof err);
+        enevo_extracted_free(&ex);
+    }
+    if (rc) {
+        snprintf(note, notelen, "energy measurement failed: %s", err);
+        return rc;
+    }
+    x->m.energy = e[0].j;
+    x->m.energy_ci_low = e[0].ci_low;
+    x->m.energy_ci_high = e[0].ci_high;
+    x->m.power = e[0].power;
+    x->m.latency = e[0].latency;
+    const struct energy *m0 = p->has_partition ? &e[1] : &e[0];
+    x->m.energy_0 = m0->j;
+    x->m.power_0 = m0->power;
+    x->m.latency_0 = m0->latency;
+    if (p->has_partition) {
+        x->m.energy_1 = e[2].j;
+        x->m.power_1 = e[2].power;
+        x->m.latency_1 = e[2].latency;
     }
     /* Module shares from the per-layer estimate; a shape-fix conv counts
      * for the layer that merges its output, the output layer for none. */
@@ -522,17 +581,17 @@ static int measure_energy(struct run *r, const struct enevo_phenotype *p, struct
         double bytes = 4.0 * ((double)n->n_in * n->in_shape.c * n->in_shape.h * n->in_shape.w +
                               (double)n->out_shape.c * n->out_shape.h * n->out_shape.w) +
                        4.0 * (double)(n->w_count + n->b_count) / B;
-        struct enevo_estimate e;
-        enevo_energy_estimate(&m->cfg, n->flops, bytes, &e);
-        total += e.j_per_inference;
+        struct enevo_estimate est;
+        enevo_energy_estimate(&m->cfg, n->flops, bytes, &est);
+        total += est.j_per_inference;
         for (int k = 0, start = 0; k < nm; start += x->gt.modules[k].n_layers, k++)
             if (id >= start && id < start + x->gt.modules[k].n_layers)
-                share[k] += e.j_per_inference;
+                share[k] += est.j_per_inference;
     }
     for (int k = 0; k < nm && total > 0; k++) {
         double f = share[k] / total;
-        int rc = enevo_archive_add(&r->archive, &r->space, &x->gt.modules[k], f * x->m.energy,
-                                   f * x->m.power);
+        rc = enevo_archive_add(&r->archive, &r->space, &x->gt.modules[k], f * x->m.energy,
+                               f * x->m.power);
         if (rc < 0)
             return rc;
     }
@@ -554,6 +613,8 @@ static int evaluate(struct run *r, struct indiv *x, uint64_t train_seed, const c
         snprintf(note, notelen, "invalid: %s", err);
         return 0;
     }
+    if (p.has_partition && !p.has_partition_weight)
+        p.partition_weight = r->c->partition_weight;
     struct enevo_shape in = {d->train->c, d->train->h, d->train->w};
     int batch = p.learning.batch_size;
     if (batch > d->train->n)
@@ -644,10 +705,18 @@ static int evaluate(struct run *r, struct indiv *x, uint64_t train_seed, const c
     x->m.val_loss = tr.best_val_loss;
     x->m.val_accuracy = tr.best_val_accuracy;
     x->m.epochs = prior_epochs + tr.epochs;
-    if ((rc = enevo_evaluate(net, d->fitness, &x->m.accuracy, &x->m.loss, NULL)))
+    double acc[2], test_acc[2] = {NAN, NAN};
+    if ((rc = enevo_evaluate_heads(net, d->fitness, acc, NULL, &x->m.loss, NULL)))
         goto out;
-    if (d->test && d->test->n && (rc = enevo_evaluate(net, d->test, &x->m.test_accuracy, NULL, NULL)))
+    if (d->test && d->test->n &&
+        (rc = enevo_evaluate_heads(net, d->test, test_acc, NULL, NULL, NULL)))
         goto out;
+    /* With a partition, ENERGIZE's `accuracy` is the mean of both models'. */
+    x->m.accuracy_0 = acc[0];
+    x->m.accuracy_1 = acc[1];
+    x->m.accuracy = p.has_partition ? 0.5 * (acc[0] + acc[1]) : acc[0];
+    x->m.test_accuracy = test_acc[0];
+    x->m.test_accuracy_1 = test_acc[1];
     x->m.valid = true;
     if ((rc = measure_energy(r, &p, net, &plan, x, note, notelen)))
         goto out;
@@ -664,6 +733,25 @@ static int evaluate(struct run *r, struct indiv *x, uint64_t train_seed, const c
     };
     rc = text ? enevo_model_save(path, &mf, err, sizeof err) : ENEVO_ENOMEM;
     free(text);
+    /* With a partition, also both models as ordinary model files (best/
+     * keeps them). */
+    for (int k = 0; !rc && p.has_partition && k < 2; k++) {
+        struct enevo_extracted ex;
+        rc = enevo_partition_extract(&p, net, k, &ex, err, sizeof err);
+        char *t = rc ? NULL : enevo_phenotype_format(&ex.phenotype);
+        if (!rc) {
+            struct enevo_model_file pm = mf;
+            pm.phenotype = t;
+            pm.params = ex.params;
+            pm.n_params = ex.n_params;
+            pm.stats = ex.stats;
+            pm.n_stats = ex.n_stats;
+            part_path(r, path, sizeof path, x->eval_gen, x->eval_idx, k);
+            rc = t ? enevo_model_save(path, &pm, err, sizeof err) : ENEVO_ENOMEM;
+        }
+        free(t);
+        enevo_extracted_free(&ex);
+    }
     if (rc == ENEVO_ENUMERIC) {
         /* Non-finite weights: a failed individual, not a failed run. */
         x->m.valid = false;
@@ -687,8 +775,8 @@ out:
 static const char *STATS_HEADER =
     "generation,index,id,parent,mutations,valid,layers,params,flops,epochs,train_loss,val_loss,"
     "val_accuracy,accuracy,loss,test_accuracy,energy_j_per_inference,power_w,latency_s,"
-    "energy_ci_low,energy_ci_high,meter,fitness,fitness_mean,evaluations,reused_module,"
-    "phenotype\n";
+    "energy_ci_low,energy_ci_high,accuracy_0,accuracy_1,test_accuracy_1,energy_0,energy_1,"
+    "meter,fitness,fitness_mean,evaluations,reused_module,phenotype\n";
 static const char *TIMING_HEADER = "generation,index,train_seconds,total_seconds\n";
 
 static void label(char *buf, size_t len, int gen, int idx)
@@ -710,7 +798,7 @@ static void num(char *buf, size_t len, double v)
 
 static char *stats_row(const struct indiv *x)
 {
-    char id[32], par[32], mut[256], f[15][40];
+    char id[32], par[32], mut[256], f[20][40];
     label(id, sizeof id, x->gen, x->idx);
     label(par, sizeof par, x->parent_gen, x->parent_idx);
     enevo_mutation_names(x->mutations, mut, sizeof mut);
@@ -718,20 +806,23 @@ static char *stats_row(const struct indiv *x)
                         x->m.val_loss,      x->m.val_accuracy,   x->m.accuracy,
                         x->m.loss,          x->m.test_accuracy,  x->m.energy,
                         x->m.power,         x->m.latency,        x->m.energy_ci_low,
-                        x->m.energy_ci_high, x->fitness,         x->fitness_mean};
-    for (int i = 0; i < 15; i++)
+                        x->m.energy_ci_high, x->m.accuracy_0,    x->m.accuracy_1,
+                        x->m.test_accuracy_1, x->m.energy_0,     x->m.energy_1,
+                        x->fitness,         x->fitness_mean};
+    for (int i = 0; i < 20; i++)
         num(f[i], sizeof f[i], v[i]);
     size_t plen = x->phenotype ? strlen(x->phenotype) : 0;
     char *row = malloc(plen + 1024);
     if (!row)
         return NULL;
     int n = snprintf(row, 1024,
-                     "%d,%d,%s,%s,%s,%d,%d,%s,%s,%d,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%d,"
-                     "%s,\"",
+                     "%d,%d,%s,%s,%s,%d,%d,%s,%s,%d,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,"
+                     "%s,%s,%s,%s,%d,%s,\"",
                      x->eval_gen, x->eval_idx, id, par, mut, x->m.valid ? 1 : 0,
                      enevo_genotype_layer_count(&x->gt), f[0], f[1], x->m.epochs, f[2], f[3],
-                     f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11], f[12],
-                     x->m.valid ? x->meter : "", f[13], f[14], x->n_evals, x->reused);
+                     f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11], f[12], f[13], f[14],
+                     f[15], f[16], f[17], x->m.valid ? x->meter : "", f[18], f[19], x->n_evals,
+                     x->reused);
     /* One CSV field: newlines become " | ", there are no quotes to escape. */
     char *o = row + n;
     for (size_t i = 0; i < plen; i++) {
@@ -796,6 +887,15 @@ static cJSON *indiv_json(const struct indiv *x)
               {"latency_s", x->m.latency},
               {"energy_ci_low", x->m.energy_ci_low},
               {"energy_ci_high", x->m.energy_ci_high},
+              {"accuracy_0", x->m.accuracy_0},
+              {"accuracy_1", x->m.accuracy_1},
+              {"test_accuracy_1", x->m.test_accuracy_1},
+              {"energy_0", x->m.energy_0},
+              {"energy_1", x->m.energy_1},
+              {"power_0", x->m.power_0},
+              {"power_1", x->m.power_1},
+              {"latency_0", x->m.latency_0},
+              {"latency_1", x->m.latency_1},
               {"fitness", x->fitness},
               {"fitness_mean", x->fitness_mean},     {"evaluations", x->n_evals}};
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
@@ -872,7 +972,7 @@ static int make_individual(struct run *r, int idx, struct indiv *x, uint64_t *tr
     if (r->gen == 0 && c->seed_phenotype[0]) {
         /* ENERGIZE's seed_model: the seed, then mutants of it. */
         char err[ENEVO_ERR_LEN];
-        rc = enevo_genotype_encode(&r->space, c->seed_phenotype, &x->gt, err, sizeof err);
+        rc = enevo_genotype_encode(&r->space, c->seed_phenotype, &rng, &x->gt, err, sizeof err);
         if (!rc && idx > 0) {
             struct enevo_config no_longer = *c;
             no_longer.mutation.train_longer = 0; /* nothing to continue from */
@@ -927,11 +1027,15 @@ static int make_individual(struct run *r, int idx, struct indiv *x, uint64_t *tr
 
 static const char *energy_text(const struct indiv *x, char *buf, size_t len)
 {
-    if (isnan(x->m.energy))
+    const char *est = strcmp(x->meter, "model-estimate") ? "" : " (estimate)";
+    if (!isnan(x->m.accuracy_1))
+        snprintf(buf, len, "model 0: acc %.4f %.4g mJ/img, model 1: acc %.4f %.4g mJ/img%s",
+                 x->m.accuracy_0, 1e3 * x->m.energy_0, x->m.accuracy_1, 1e3 * x->m.energy_1,
+                 est);
+    else if (isnan(x->m.energy))
         snprintf(buf, len, "energy n/a");
     else
-        snprintf(buf, len, "%.4g mJ/img%s", 1e3 * x->m.energy,
-                 strcmp(x->meter, "model-estimate") ? "" : " (estimate)");
+        snprintf(buf, len, "%.4g mJ/img%s", 1e3 * x->m.energy, est);
     return buf;
 }
 
@@ -979,7 +1083,7 @@ static int evaluate_next(struct run *r, char *err, size_t errlen)
         return rc;
     r->overhead += prep + (enevo_now() - t1);
     r->evaluated_here++;
-    char mut[256], etext[96];
+    char mut[256], etext[192];
     if (x->m.valid)
         logf_(r,
               "gen %d #%d %-28s %2d layers %9.0f params  acc %.4f  test %.4f  %s  fitness "
@@ -1029,6 +1133,17 @@ static int end_generation(struct run *r, char *err, size_t errlen)
         path_of(r, path, sizeof path, "best/model.enevo");
         model_path(r, src, sizeof src, chosen.gen, chosen.idx);
         rc = copy_file(src, path, err, errlen);
+        for (int k = 0; !rc && k < 2; k++) {
+            /* model0.enevo and model1.enevo when it has a partition */
+            char name[32];
+            snprintf(name, sizeof name, "best/model%d.enevo", k);
+            path_of(r, path, sizeof path, name);
+            part_path(r, src, sizeof src, chosen.gen, chosen.idx, k);
+            if (access(src, R_OK) == 0)
+                rc = copy_file(src, path, err, errlen);
+            else
+                unlink(path);
+        }
         path_of(r, path, sizeof path, "best/phenotype.txt");
         if (!rc)
             rc = write_text(path, chosen.phenotype, err, errlen);
@@ -1071,17 +1186,14 @@ static int end_generation(struct run *r, char *err, size_t errlen)
      * best. A re-evaluation's file is never the parent's own. */
     for (int i = 0; i < r->pop_n; i++) {
         const struct indiv *y = i == best ? &chosen : &r->pop[i];
-        if (!(y->eval_gen == chosen.gen && y->eval_idx == chosen.idx)) {
-            model_path(r, path, sizeof path, y->eval_gen, y->eval_idx);
-            unlink(path);
-        }
+        if (!(y->eval_gen == chosen.gen && y->eval_idx == chosen.idx))
+            remove_models(r, y->eval_gen, y->eval_idx);
         if (i != best)
             indiv_free(&r->pop[i]);
     }
     if (r->has_parent && !(r->parent.gen == chosen.gen && r->parent.idx == chosen.idx) &&
         r->parent.phenotype) {
-        model_path(r, path, sizeof path, r->parent.gen, r->parent.idx);
-        unlink(path);
+        remove_models(r, r->parent.gen, r->parent.idx);
     }
     indiv_free(&r->parent);
     r->parent = chosen;
@@ -1132,7 +1244,9 @@ int enevo_evolve(const struct enevo_config *c, const char *config_text,
     if (!rc && c->seed_phenotype[0]) {
         /* A seed that does not fit the grammar fails now, not mid-run. */
         struct enevo_genotype seed;
-        rc = enevo_genotype_encode(&r->space, c->seed_phenotype, &seed, err, errlen);
+        enevo_rng probe;
+        enevo_rng_seed(&probe, c->seed, ENEVO_STREAM_EVO);
+        rc = enevo_genotype_encode(&r->space, c->seed_phenotype, &probe, &seed, err, errlen);
         if (!rc)
             enevo_genotype_free(&seed);
     }

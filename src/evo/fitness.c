@@ -22,6 +22,14 @@ static const struct metric metrics[] = {
     M("energy", false, energy),
     M("power", false, power),
     M("latency", false, latency),
+    M("accuracy_0", true, accuracy_0),
+    M("accuracy_1", true, accuracy_1),
+    M("energy_0", false, energy_0),
+    M("energy_1", false, energy_1),
+    M("power_0", false, power_0),
+    M("power_1", false, power_1),
+    M("latency_0", false, latency_0),
+    M("latency_1", false, latency_1),
 };
 #undef M
 
@@ -55,7 +63,8 @@ static int unknown(const char *name, char *err, size_t errlen)
     return enevo_errf(err, errlen, ENEVO_EINVAL,
                       "unknown fitness metric '%s' (known: accuracy, loss, val_accuracy, "
                       "val_loss, params, flops, energy (J per inference), energy_mj, "
-                      "log2_energy, power (W), latency (s per inference))",
+                      "log2_energy, power (W), latency (s per inference); with a model "
+                      "partition also accuracy_0/1, energy_0/1, power_0/1, latency_0/1)",
                       name);
 }
 

@@ -23,7 +23,7 @@ static char *strip_input(const char *line, size_t n)
     return s;
 }
 
-int enevo_genotype_encode(const struct enevo_evo_space *s, const char *text,
+int enevo_genotype_encode(const struct enevo_evo_space *s, const char *text, enevo_rng *rng,
                           struct enevo_genotype *out, char *err, size_t errlen)
 {
     const struct enevo_config *c = s->cfg;
@@ -104,31 +104,39 @@ int enevo_genotype_encode(const struct enevo_evo_space *s, const char *text,
             enevo_module_repair(&mod, c->modules[type].levels_back);
         }
     }
-    /* The macro rules from the learning (and partition) entity: the last line. */
-    if (!rc) {
-        const char *last = strstr(canon, "learning:");
-        for (int i = 0; i < c->n_macro && !rc; i++) {
-            if (!last) {
+    /* The macro rules: learning from the learning entity; model_partition
+     * from the partition entity in ENERGIZE's spelling, or drawn at random
+     * (within [0, L-1]) when the seed has none. */
+    int L = 0;
+    for (int m = 0; m < out->n_modules; m++)
+        L += out->modules[m].n_layers;
+    struct enevo_dyn_bound dyn[1] = {{"partition_point", 0, L > 1 ? L - 1 : 0}};
+    for (int i = 0; !rc && i < c->n_macro; i++) {
+        bool learning = strcmp(c->macro[i], "model_partition") != 0;
+        char buf[64];
+        char *tokens = NULL;
+        const char *use = NULL;
+        if (learning) {
+            const char *at = strstr(canon, "learning:");
+            if (!at) {
                 rc = enevo_errf(err, errlen, ENEVO_EFORMAT,
                                 "seed_model.phenotype has no learning: entity");
                 break;
             }
-            /* The learning entity alone (up to a model_partition: token). */
-            size_t n = strcspn(last, "\n");
-            char *tokens = strip_input(last, n);
-            char *mp = tokens ? strstr(tokens, " model_partition:") : NULL;
-            if (mp && strcmp(c->macro[i], "learning") == 0)
-                *mp = 0;
-            const char *use = tokens;
-            if (tokens && strcmp(c->macro[i], "learning") != 0)
-                use = mp ? mp + 1 : "";
-            rc = tokens ? enevo_dsge_encode(s->g, s->macro_sym[i], use, &out->macro[i], err,
-                                            errlen)
-                        : ENEVO_ENOMEM;
-            if (!rc)
-                out->n_macro = i + 1;
-            free(tokens);
+            tokens = strip_input(at, strcspn(at, "\n"));
+            use = tokens;
+        } else if (p.has_partition) {
+            snprintf(buf, sizeof buf, "model_partition:_ partition_point:%d", p.partition_point);
+            use = buf;
         }
+        if (use)
+            rc = enevo_dsge_encode(s->g, s->macro_sym[i], use, &out->macro[i], err, errlen);
+        if (!learning && (!use || rc) && rng) {
+            rc = enevo_dsge_random(s->g, s->macro_sym[i], dyn, 1, rng, &out->macro[i]);
+        }
+        if (!rc)
+            out->n_macro = i + 1;
+        free(tokens);
     }
     enevo_module_free(&mod);
     free(canon);
