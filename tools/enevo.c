@@ -490,19 +490,29 @@ static int cmd_eval(const struct args *a)
     }
     memcpy(enevo_net_params(net), m.params, sizeof(float) * m.n_params);
     memcpy(enevo_net_stats(net), m.stats, sizeof(float) * m.n_stats);
-    double acc, loss, ips;
-    if ((rc = enevo_evaluate(net, &d.test, &acc, &loss, &ips))) {
+    double accs[2], losses[2], ips;
+    if ((rc = enevo_evaluate_heads(net, &d.test, accs, losses, NULL, &ips))) {
         fail("eval", "evaluation failed", rc);
         goto out;
     }
+    double acc = accs[0], loss = losses[0];
     FILE *log = a->json ? stderr : stdout;
     fprintf(log, "%s on %s (%d test images): accuracy %.2f%%, loss %.4f, %.0f img/s\n",
             a->positional, a->dataset, d.test.n, 100 * acc, loss, ips);
+    bool two = enevo_net_heads(net) == 2;
+    if (two)
+        fprintf(log, "  two-headed (partition after layer %d): early-exit head accuracy %.2f%%, "
+                     "loss %.4f\n",
+                p.partition_point, 100 * accs[1], losses[1]);
     if (a->json) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "model", a->positional);
         cJSON_AddNumberToObject(o, "test_accuracy", acc);
         cJSON_AddNumberToObject(o, "test_loss", loss);
+        if (two) {
+            cJSON_AddNumberToObject(o, "test_accuracy_1", accs[1]);
+            cJSON_AddNumberToObject(o, "test_loss_1", losses[1]);
+        }
         cJSON_AddNumberToObject(o, "test_images", d.test.n);
         cJSON_AddNumberToObject(o, "infer_images_per_s", ips);
         cJSON_AddNumberToObject(o, "params", (double)m.n_params);
