@@ -8,6 +8,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "tests.h"
 
+#include "enevo/io.h"
+
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +42,12 @@ const char *enevo_test_tmpdir(void)
         mkdir(g_tmpdir, 0700);
     }
     return g_tmpdir;
+}
+
+char *enevo_test_slurp(const char *path)
+{
+    char *buf;
+    return enevo_read_file(path, 0, &buf, NULL, NULL, 0) ? NULL : buf;
 }
 
 const char *enevo_test_fixture(const char *name)

@@ -199,22 +199,6 @@ static int count_lines(const char *path)
     return n;
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = calloc((size_t)n + 1, 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    return b;
-}
 
 /* The acceptance check of a killed run: SIGKILL while it works, resume, and
  * compare stats.csv with an uninterrupted run's, byte for byte. */
@@ -269,7 +253,7 @@ static void evolve_killed_with_sigkill_resumes_exactly(void **state)
     assert_non_null(strstr(out, "resuming"));
     char pa[700];
     snprintf(pa, sizeof pa, "%s/a/stats.csv", dir);
-    char *a = slurp(pa), *b = slurp(stats);
+    char *a = enevo_test_slurp(pa), *b = enevo_test_slurp(stats);
     assert_non_null(a);
     assert_non_null(b);
     if (strcmp(a, b)) {

@@ -230,22 +230,6 @@ static void tiny_config(struct enevo_config *c)
     c->modules[0].max = 4;
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = calloc((size_t)n + 1, 1);
-    if (fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    return b;
-}
 
 static int run_evo_cfg(const struct enevo_config *cfg, struct enevo_meter *meter, const char *dir,
                        struct data *x, int stop_after, struct enevo_evo_result *res, char *err,
@@ -307,7 +291,7 @@ static void energy_aware_run_reuses_modules_and_resumes(void **state)
     char pa[600], pb[600];
     snprintf(pa, sizeof pa, "%s/stats.csv", a);
     snprintf(pb, sizeof pb, "%s/stats.csv", b);
-    char *sa = slurp(pa), *sb = slurp(pb);
+    char *sa = enevo_test_slurp(pa), *sb = enevo_test_slurp(pb);
     assert_string_equal(sa, sb);
     assert_non_null(strstr(sa, "energy_j_per_inference,power_w,latency_s"));
     assert_non_null(strstr(sa, "model-estimate"));
@@ -348,7 +332,7 @@ static void tiny_evolution_is_deterministic_and_resumes_exactly(void **state)
     char pa[600], pb[600];
     snprintf(pa, sizeof pa, "%s/stats.csv", a);
     snprintf(pb, sizeof pb, "%s/stats.csv", b);
-    char *sa = slurp(pa), *sb = slurp(pb);
+    char *sa = enevo_test_slurp(pa), *sb = enevo_test_slurp(pb);
     assert_non_null(sa);
     assert_non_null(sb);
     assert_string_equal(sa, sb);
@@ -500,7 +484,7 @@ static void partitioned_run_keeps_point_in_range_and_resumes(void **state)
     char pa[600], pb[600];
     snprintf(pa, sizeof pa, "%s/stats.csv", a);
     snprintf(pb, sizeof pb, "%s/stats.csv", b);
-    char *sa = slurp(pa), *sb = slurp(pb);
+    char *sa = enevo_test_slurp(pa), *sb = enevo_test_slurp(pb);
     assert_string_equal(sa, sb);
     assert_non_null(strstr(sa, "accuracy_0,accuracy_1,test_accuracy_1,energy_0,energy_1"));
     assert_non_null(strstr(sa, "model_partition:"));

@@ -41,6 +41,8 @@ ENEVO_TEST_GROUPS(ENEVO__TEST_DECL)
 
 /* A scratch directory unique to this test process (created on first use). */
 const char *enevo_test_tmpdir(void);
+/* A whole file (binary safe, NUL-terminated), or NULL. Caller frees. */
+char *enevo_test_slurp(const char *path);
 /* Path to ../shared/fixtures/energize/<name> relative to the repo root, or
  * NULL when shared/ is not beside the checkout. Static buffer. */
 const char *enevo_test_fixture(const char *name);

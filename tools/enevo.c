@@ -16,6 +16,7 @@
 #include "enevo/energy.h"
 #include "enevo/evo.h"
 #include "enevo/grammar.h"
+#include "enevo/io.h"
 #include "enevo/model.h"
 #include "enevo/net.h"
 #include "enevo/optim.h"
@@ -656,34 +657,16 @@ out:
     return status;
 }
 
-static char *slurp(const char *path)
+/* A whole text file, or NULL with the reason on stderr. */
+static char *slurp(const char *cmd, const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    char err[ENEVO_ERR_LEN], *text;
+    int rc = enevo_read_text(path, 64 << 20, &text, NULL, err, sizeof err);
+    if (rc) {
+        fail(cmd, err, rc);
         return NULL;
-    char *buf = NULL;
-    size_t len = 0, cap = 0, n;
-    char chunk[65536];
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (len + n + 1 > cap) {
-            cap = (len + n + 1) * 2;
-            char *b = realloc(buf, cap);
-            if (!b) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = b;
-        }
-        memcpy(buf + len, chunk, n);
-        len += n;
     }
-    fclose(f);
-    if (!buf)
-        buf = calloc(1, 1);
-    else
-        buf[len] = 0;
-    return buf;
+    return text;
 }
 
 /* The meter a command asked for, with the config's model coefficients; says
@@ -812,10 +795,8 @@ static int cmd_evolve(const struct args *a)
     char *text = NULL;
     int rc;
     if (a->positional) {
-        if (!(text = slurp(a->positional))) {
-            fprintf(stderr, "enevo evolve: %s: cannot read: %s\n", a->positional, strerror(errno));
+        if (!(text = slurp("evolve", a->positional)))
             return 1;
-        }
         rc = enevo_config_parse(text, a->positional, &c, stderr, err, sizeof err);
     } else {
         rc = enevo_config_parse(enevo_default_config_text(), "default.yaml", &c, stderr, err,
@@ -845,11 +826,9 @@ static int cmd_evolve(const struct args *a)
     }
     if (a->dataset && strcmp(a->dataset, ENEVO_DEFAULT_DATASET))
         snprintf(c.dataset, sizeof c.dataset, "%s", a->dataset);
-    char *gtext = a->grammar ? slurp(a->grammar) : strdup(enevo_default_grammar_text());
-    if (!gtext) {
-        fprintf(stderr, "enevo evolve: %s: cannot read: %s\n", a->grammar, strerror(errno));
+    char *gtext = a->grammar ? slurp("evolve", a->grammar) : strdup(enevo_default_grammar_text());
+    if (!gtext)
         return 1;
-    }
     char dir[512];
     if (a->run_dir)
         snprintf(dir, sizeof dir, "%s", a->run_dir);
@@ -871,14 +850,11 @@ static int cmd_resume(const struct args *a)
         return 1;
     }
     snprintf(path, sizeof path, "%s/config.used.yaml", a->positional);
-    char *text = slurp(path);
+    char *text = slurp("resume", path);
     snprintf(path, sizeof path, "%s/grammar.used", a->positional);
-    char *gtext = slurp(path);
+    char *gtext = text ? slurp("resume", path) : NULL;
     if (!text || !gtext) {
-        fprintf(stderr, "enevo resume: %s: config.used.yaml or grammar.used is missing\n",
-                a->positional);
         free(text);
-        free(gtext);
         return 1;
     }
     struct enevo_config c;

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "enevo/error.h"
+#include "enevo/io.h"
 
 #define ENEVO_MODEL_MAGIC "ENEVOMDL"
 #define ENEVO_MODEL_VERSION 1u
@@ -41,8 +42,5 @@ int enevo_model_save(const char *path, const struct enevo_model_file *m, char *e
 int enevo_model_load(const char *path, struct enevo_model_file *m, char *err, size_t errlen);
 void enevo_model_file_free(struct enevo_model_file *m);
 
-/* Write `size` bytes to `path` atomically (temp file in the same directory,
- * fsync, rename). Shared by model files and checkpoints. */
-int enevo_write_atomic(const char *path, const void *data, size_t size, char *err, size_t errlen);
 
 #endif

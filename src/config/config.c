@@ -10,6 +10,7 @@
  * the whole file is valid: a failed parse leaves *c as it was.
  */
 #include "enevo/config.h"
+#include "enevo/io.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -1033,49 +1034,12 @@ int enevo_config_load(const char *path, struct enevo_config *c, FILE *warnings, 
     if (!path)
         return enevo_config_parse(enevo_default_config_text(), "<built-in default config>", c,
                                   warnings, err, errlen);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return enevo_errf(err, errlen, ENEVO_EIO, "cannot open config '%s': %s", path,
-                          strerror(errno));
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    int rc = 0;
-    for (;;) {
-        if (cap - len < 4096) {
-            if (cap >= (size_t)MAX_FILE_BYTES) {
-                rc = enevo_errf(err, errlen, ENEVO_EFORMAT,
-                                "%s: larger than %ld bytes; not a config file", path,
-                                MAX_FILE_BYTES);
-                break;
-            }
-            size_t ncap = cap ? cap * 2 : 16384;
-            char *nb = realloc(buf, ncap + 1);
-            if (!nb) {
-                rc = enevo_errf(err, errlen, ENEVO_ENOMEM, "%s: out of memory", path);
-                break;
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        size_t n = fread(buf + len, 1, cap - len, f);
-        len += n;
-        if (n == 0) {
-            if (ferror(f))
-                rc = enevo_errf(err, errlen, ENEVO_EIO, "cannot read config '%s': %s", path,
-                                strerror(errno));
-            break;
-        }
-    }
-    fclose(f);
-    if (!rc) {
-        buf[len] = '\0';
-        /* libyaml stops at the first NUL; one inside the file is corruption. */
-        if (strlen(buf) != len)
-            rc = enevo_errf(err, errlen, ENEVO_EFORMAT, "%s: contains a NUL byte at offset %zu",
-                            path, strlen(buf));
-        else
-            rc = enevo_config_parse(buf, path, c, warnings, err, errlen);
-    }
+    /* libyaml stops at the first NUL: enevo_read_text refuses one. */
+    char *buf;
+    int rc = enevo_read_text(path, (size_t)MAX_FILE_BYTES, &buf, NULL, err, errlen);
+    if (rc)
+        return rc;
+    rc = enevo_config_parse(buf, path, c, warnings, err, errlen);
     free(buf);
     return rc;
 }

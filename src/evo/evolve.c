@@ -20,6 +20,7 @@
 #include <zlib.h>
 
 #include "enevo/energy.h"
+#include "enevo/io.h"
 #include "enevo/model.h"
 #include "enevo/partition.h"
 #include "enevo/net.h"
@@ -144,27 +145,6 @@ static int write_text(const char *path, const char *text, char *err, size_t errl
     return enevo_write_atomic(path, text, strlen(text), err, errlen);
 }
 
-static int read_file(const char *path, char **out, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return ENEVO_EIO;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)(n > 0 ? n : 0) + 1);
-    if (!b || n < 0 || fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        fclose(f);
-        return ENEVO_EIO;
-    }
-    b[n] = 0;
-    fclose(f);
-    *out = b;
-    if (len)
-        *len = (size_t)n;
-    return 0;
-}
 
 /* Append to a CSV file and return its new length (for the checkpoint). */
 static int append(const char *path, const char *text, long *len, char *err, size_t errlen)
@@ -387,7 +367,7 @@ static int load_checkpoint(struct run *r, char *err, size_t errlen)
     size_t len;
     if (access(path, F_OK))
         return 0;
-    if (read_file(path, &buf, &len))
+    if (enevo_read_file(path, 0, &buf, &len, NULL, 0))
         return enevo_errf(err, errlen, ENEVO_EIO, "%s: cannot read", path);
     int rc = 0;
     if (len < 16 || memcmp(buf, CKPT_MAGIC, 8)) {
@@ -924,7 +904,7 @@ static int copy_file(const char *from, const char *to, char *err, size_t errlen)
 {
     char *buf;
     size_t len;
-    if (read_file(from, &buf, &len))
+    if (enevo_read_file(from, 0, &buf, &len, NULL, 0))
         return enevo_errf(err, errlen, ENEVO_EIO, "%s: cannot read", from);
     int rc = enevo_write_atomic(to, buf, len, err, errlen);
     free(buf);
@@ -1331,7 +1311,7 @@ int enevo_evolve(const struct enevo_config *c, const char *config_text,
         /* The best is in best/metrics.json; report the parent if it is it. */
         path_of(r, path, sizeof path, "best/metrics.json");
         char *js;
-        if (!read_file(path, &js, NULL)) {
+        if (!enevo_read_text(path, 0, &js, NULL, NULL, 0)) {
             cJSON *j = cJSON_Parse(js);
             cJSON *a = cJSON_GetObjectItem(j, "accuracy"), *t = cJSON_GetObjectItem(j, "test_accuracy"),
                   *p = cJSON_GetObjectItem(j, "phenotype");

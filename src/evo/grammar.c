@@ -5,6 +5,7 @@
  * further down; rule indices are definition order, so that format() followed
  * by parse() gives back the same indices (and genotypes stay valid).
  */
+#include "enevo/io.h"
 #include "evo/grammar_internal.h"
 
 #include <errno.h>
@@ -442,40 +443,10 @@ int enevo_grammar_parse(const char *text, const char *source, struct enevo_gramm
 int enevo_grammar_load(const char *path, struct enevo_grammar **out, char *err, size_t errlen)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return enevo_errf(err, errlen, ENEVO_EIO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    int rc = buf ? 0 : ENEVO_ENOMEM;
-    while (!rc) {
-        if (len + 1 >= cap) {
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                rc = ENEVO_ENOMEM;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t got = fread(buf + len, 1, cap - len - 1, f);
-        len += got;
-        if (got == 0) {
-            if (ferror(f))
-                rc = enevo_errf(err, errlen, ENEVO_EIO, "%s: read error", path);
-            break;
-        }
-    }
-    fclose(f);
-    if (rc) {
-        free(buf);
-        return rc == ENEVO_ENOMEM ? enevo_errf(err, errlen, rc, "%s: out of memory", path) : rc;
-    }
-    buf[len] = '\0';
-    if (strlen(buf) != len) {
-        free(buf);
-        return enevo_errf(err, errlen, ENEVO_EFORMAT, "%s: contains a NUL byte", path);
-    }
+    char *buf;
+    int rc = enevo_read_text(path, 0, &buf, NULL, err, errlen);
+    if (rc)
+        return rc;
     rc = enevo_grammar_parse(buf, path, out, err, errlen);
     free(buf);
     return rc;

@@ -86,55 +86,6 @@ static size_t first_nonfinite(const float *x, size_t n)
 static size_t add_sz(size_t a, size_t b) { return a > SIZE_MAX - b ? SIZE_MAX : a + b; }
 static size_t mul4_sz(uint64_t n) { return n > SIZE_MAX / 4 ? SIZE_MAX : (size_t)n * 4; }
 
-int enevo_write_atomic(const char *path, const void *data, size_t size, char *err, size_t errlen)
-{
-    size_t tlen = strlen(path) + 32;
-    char *tmp = malloc(tlen);
-    if (!tmp)
-        return enevo_errf(err, errlen, ENEVO_ENOMEM, "%s: out of memory", path);
-    snprintf(tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
-
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        int e = errno;
-        enevo_errf(err, errlen, ENEVO_EIO, "%s: cannot create %s: %s", path, tmp, strerror(e));
-        free(tmp);
-        return ENEVO_EIO;
-    }
-    const char *what = NULL; /* the step that failed */
-    if (size && fwrite(data, 1, size, f) != size)
-        what = "write";
-    else if (fflush(f) != 0)
-        what = "write";
-    else if (fsync(fileno(f)) != 0)
-        what = "fsync";
-    int e = what ? errno : 0;
-    if (fclose(f) != 0 && !what) {
-        what = "close";
-        e = errno;
-    }
-    if (!what && rename(tmp, path) != 0) {
-        what = "rename";
-        e = errno;
-    }
-    if (what) {
-        remove(tmp);
-        enevo_errf(err, errlen, ENEVO_EIO, "%s: %s failed: %s", path, what,
-                   e ? strerror(e) : "unknown error");
-        free(tmp);
-        return ENEVO_EIO;
-    }
-    /* Make the rename itself durable; best effort, the data is already safe. */
-    char *dir = tmp; /* reuse: dirname may modify its argument */
-    snprintf(dir, tlen, "%s", path);
-    int dfd = open(dirname(dir), O_RDONLY);
-    if (dfd >= 0) {
-        (void)fsync(dfd);
-        close(dfd);
-    }
-    free(tmp);
-    return 0;
-}
 
 /* What save refuses and load rejects: header values no network could have. */
 static const char *check_header(const struct enevo_model_file *m)

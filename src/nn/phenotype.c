@@ -11,6 +11,8 @@
  */
 #include "enevo/phenotype.h"
 
+#include "enevo/io.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -701,51 +703,11 @@ int enevo_phenotype_load(const char *path, struct enevo_phenotype *out, char *er
         phenotype_empty(out);
     if (!path || !out)
         return enevo_errf(err, errlen, ENEVO_EINVAL, "enevo_phenotype_load: NULL argument");
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return enevo_errf(err, errlen, ENEVO_EIO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    int rc = 0;
-    while (buf) {
-        if (n + 1 >= cap) {
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    if (!buf)
-        rc = enevo_errf(err, errlen, ENEVO_ENOMEM, "%s: out of memory", path);
-    else if (ferror(f))
-        rc = enevo_errf(err, errlen, ENEVO_EIO, "%s: read error", path);
-    fclose(f);
-    if (rc) {
-        free(buf);
+    char *buf;
+    int rc = enevo_read_text(path, 0, &buf, NULL, err, errlen);
+    if (rc)
         return rc;
-    }
-    buf[n] = '\0';
-    size_t nul = strlen(buf);
-    if (nul != n) {
-        int line = 1, col = 1;
-        for (size_t k = 0; k < nul; k++, col++)
-            if (buf[k] == '\n') {
-                line++;
-                col = 0;
-            }
-        rc = enevo_errf(err, errlen, ENEVO_EFORMAT, "%s:%d:%d: expected text, got a NUL byte", path,
-                        line, col);
-    } else {
-        rc = enevo_phenotype_parse(buf, path, out, err, errlen);
-    }
+    rc = enevo_phenotype_parse(buf, path, out, err, errlen);
     free(buf);
     return rc;
 }

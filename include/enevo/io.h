@@ -1,0 +1,30 @@
+/* enevo/io.h — reading and writing whole files.
+ *
+ *     char *text; size_t n;
+ *     if (enevo_read_text("run.yaml", 1 << 20, &text, &n, err, sizeof err)) ...
+ *     ... free(text);
+ */
+#ifndef ENEVO_IO_H
+#define ENEVO_IO_H
+
+#include <stddef.h>
+
+#include "enevo/error.h"
+
+/* Read a whole text file into a NUL-terminated malloc'd buffer (caller
+ * frees). Errors name the file: cannot open (ENEVO_EIO, with the system's
+ * reason), read error, larger than max_bytes (ENEVO_EFORMAT; 0 = no limit),
+ * a NUL byte inside ("path:line:col: expected text, got a NUL byte"). */
+int enevo_read_text(const char *path, size_t max_bytes, char **out, size_t *len, char *err,
+                    size_t errlen);
+
+/* The same for any file (binary too): NUL-terminated for convenience,
+ * *len holds the byte count. */
+int enevo_read_file(const char *path, size_t max_bytes, char **out, size_t *len, char *err,
+                    size_t errlen);
+
+/* Write `size` bytes to `path` atomically (temp file in the same directory,
+ * fsync, rename, fsync of the directory). */
+int enevo_write_atomic(const char *path, const void *data, size_t size, char *err, size_t errlen);
+
+#endif
