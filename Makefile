@@ -23,8 +23,9 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
 all: enevo
 
+# Replaced by rename, so a running ./enevo (a long search) does not block it.
 enevo: $(BUILD)/enevo
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@
 
 $(BUILD)/enevo: $(OBJ) $(BUILD)/tools/enevo.o
 	$(CC) $(ALLCFLAGS) -o $@ $^ $(LDLIBS)

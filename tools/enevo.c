@@ -813,6 +813,8 @@ static int cmd_evolve(const struct args *a)
         c.lambda = a->lambda;
     if (a->train_subset)
         c.train_subset = a->train_subset;
+    if (a->epochs)
+        c.default_train_epochs = a->epochs;
     if (a->threads)
         c.threads = a->threads;
     if (a->meter) {
@@ -1179,15 +1181,15 @@ static const struct command commands[] = {
      F_BATCH | F_THREADS | F_SECONDS | F_JSON | F_SEED | F_RESIZE},
     {"evolve", cmd_evolve,
      "evolve [CONFIG] [--grammar FILE] [--run-dir DIR] [--seed N] [--generations N]\n"
-     "             [--lambda N] [--train-subset N] [--meter M] [--threads N] [--dataset DIR]\n"
-     "             [--json]",
+     "             [--lambda N] [--train-subset N] [--epochs N] [--meter M] [--threads N]\n"
+     "             [--dataset DIR] [--json]",
      "Grammar-based neuroevolution, (1+lambda) strategy. CONFIG is YAML or JSON (ENERGIZE's\n"
      "keys; the built-in default when left out); the grammar defaults to the built-in one.\n"
      "The run directory (default runs/seed<N>) gets config.used.yaml, grammar.used,\n"
      "stats.csv, timing.csv, stats/generation_<g>.json, best/ and a checkpoint after every\n"
      "evaluation; if it already holds a checkpoint of the same config, the run resumes.",
      F_GRAMMAR | F_RUNDIR | F_SEED | F_GENERATIONS | F_LAMBDA | F_SUBSET | F_THREADS | F_JSON |
-         F_DATASET | F_OPTIONAL | F_METER},
+         F_DATASET | F_OPTIONAL | F_METER | F_EPOCHS},
     {"resume", cmd_resume, "resume RUN_DIR [--threads N] [--json]",
      "Continue a killed or stopped run where its checkpoint left it; the result is the one\n"
      "an uninterrupted run gives. Refused if config.used.yaml or grammar.used changed.",

@@ -1206,8 +1206,10 @@ int enevo_evolve(const struct enevo_config *c, const char *config_text,
     if (!rc)
         rc = enevo_fitness_check(c, err, errlen);
     if (!rc && !o->meter) {
-        static const char *const energy_metrics[] = {"energy", "energy_mj", "log2_energy", "power",
-                                                     "latency"};
+        static const char *const energy_metrics[] = {
+            "energy",   "energy_mj", "log2_energy", "power",         "latency",       "energy_0",
+            "energy_1", "power_0",   "power_1",     "log2_energy_0", "log2_energy_1", "latency_0",
+            "latency_1"};
         for (size_t i = 0; !rc && i < sizeof energy_metrics / sizeof energy_metrics[0]; i++) {
             bool used = c->n_terms == 0 && !strcmp(c->fitness_metric, energy_metrics[i]);
             for (int t = 0; t < c->n_terms; t++) {

@@ -41,21 +41,30 @@ static const struct metric energy_mj = {"energy_mj", false, offsetof(struct enev
                                         false};
 static const struct metric log2_energy = {"log2_energy", false,
                                           offsetof(struct enevo_metrics, energy), false};
+static const struct metric log2_energy_0 = {"log2_energy_0", false,
+                                            offsetof(struct enevo_metrics, energy_0), false};
+static const struct metric log2_energy_1 = {"log2_energy_1", false,
+                                            offsetof(struct enevo_metrics, energy_1), false};
+static const struct metric *const derived[] = {&energy_mj, &log2_energy, &log2_energy_0,
+                                               &log2_energy_1};
 
 static const struct metric *find(const char *name)
 {
     for (size_t i = 0; i < sizeof metrics / sizeof metrics[0]; i++)
         if (!strcmp(metrics[i].name, name))
             return &metrics[i];
-    if (!strcmp(name, "energy_mj"))
-        return &energy_mj;
-    return strcmp(name, "log2_energy") ? NULL : &log2_energy;
+    for (size_t i = 0; i < sizeof derived / sizeof derived[0]; i++)
+        if (!strcmp(derived[i]->name, name))
+            return derived[i];
+    return NULL;
 }
 
 static double value(const struct metric *mt, const struct enevo_metrics *m)
 {
     double v = *(const double *)((const char *)m + mt->offset);
-    return mt == &energy_mj ? 1e3 * v : mt == &log2_energy ? log2(v) : v;
+    if (mt == &energy_mj)
+        return 1e3 * v;
+    return mt == &log2_energy || mt == &log2_energy_0 || mt == &log2_energy_1 ? log2(v) : v;
 }
 
 static int unknown(const char *name, char *err, size_t errlen)
@@ -64,7 +73,8 @@ static int unknown(const char *name, char *err, size_t errlen)
                       "unknown fitness metric '%s' (known: accuracy, loss, val_accuracy, "
                       "val_loss, params, flops, energy (J per inference), energy_mj, "
                       "log2_energy, power (W), latency (s per inference); with a model "
-                      "partition also accuracy_0/1, energy_0/1, power_0/1, latency_0/1)",
+                      "partition also accuracy_0/1, energy_0/1, log2_energy_0/1, power_0/1, "
+                      "latency_0/1)",
                       name);
 }
 

@@ -1,0 +1,46 @@
+#!/bin/bash
+# The paper's comparison (ENERGIZE.md §6): settings A-D with one search
+# budget, over several seeds, then `enevo report`.
+#
+#   experiments/run.sh                 # default scale: about 1.5 h on 2 cores
+#   experiments/run.sh --scale tiny    # a smoke run: under 10 minutes
+#   experiments/run.sh --seeds "1 2 3 4 5" --out runs/paper --settings "A B"
+#
+# Scales (generations x (1+lambda), epochs per individual, training images):
+#   tiny     2 x (1+2), 1 epoch,  1,500 images
+#   default 12 x (1+4), 3 epochs, 12,000 images
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scale=default seeds="1 2 3" out=runs/experiments settings="A B C D" extra=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --scale) scale=$2; shift 2 ;;
+    --seeds) seeds=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    --settings) settings=$2; shift 2 ;;
+    --) shift; extra=("$@"); break ;;
+    *) echo "usage: experiments/run.sh [--scale tiny|default] [--seeds LIST] [--out DIR] [--settings LIST] [-- evolve flags]" >&2; exit 2 ;;
+    esac
+done
+case "$scale" in
+tiny) budget=(--generations 2 --lambda 2 --epochs 1 --train-subset 1500) ;;
+default) budget=(--generations 12 --lambda 4 --epochs 3 --train-subset 12000) ;;
+*) echo "experiments/run.sh: unknown scale '$scale' (tiny or default)" >&2; exit 2 ;;
+esac
+[ -x ./enevo ] || make --no-print-directory enevo
+mkdir -p "$out"
+start=$(date +%s)
+for s in $seeds; do
+    for x in $settings; do
+        cfg=$(ls experiments/"$x"-*.yaml)
+        dir="$out/$x-seed$s"
+        echo "== setting $x ($cfg), seed $s -> $dir ($(( $(date +%s) - start )) s so far)"
+        # A run directory that exists is resumed (same config), so a killed
+        # experiment continues where it stopped.
+        ./enevo evolve "$cfg" --seed "$s" --run-dir "$dir" "${budget[@]}" "${extra[@]}" \
+            > "$out/$x-seed$s.log" 2>&1 || { echo "   failed: see $out/$x-seed$s.log"; continue; }
+        tail -3 "$out/$x-seed$s.log" | sed 's/^/   /'
+    done
+done
+./enevo report "$out"/*-seed* --out "$out/report" --baseline A
+echo "report: $out/report/report.md and report.html ($(( $(date +%s) - start )) s in all)"
