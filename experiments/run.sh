@@ -2,13 +2,13 @@
 # The paper's comparison (ENERGIZE.md §6): settings A-D with one search
 # budget, over several seeds, then `enevo report`.
 #
-#   experiments/run.sh                 # default scale: about 1.5 h on 2 cores
+#   experiments/run.sh                 # default scale: about 45-60 min on 2 cores
 #   experiments/run.sh --scale tiny    # a smoke run: under 10 minutes
 #   experiments/run.sh --seeds "1 2 3 4 5" --out runs/paper --settings "A B"
 #
 # Scales (generations x (1+lambda), epochs per individual, training images):
 #   tiny     2 x (1+2), 1 epoch,  1,500 images
-#   default 12 x (1+4), 3 epochs, 12,000 images
+#   default  8 x (1+3), 3 epochs,  8,000 images
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scale=default seeds="1 2 3" out=runs/experiments settings="A B C D" extra=()
@@ -24,7 +24,7 @@ while [ $# -gt 0 ]; do
 done
 case "$scale" in
 tiny) budget=(--generations 2 --lambda 2 --epochs 1 --train-subset 1500) ;;
-default) budget=(--generations 12 --lambda 4 --epochs 3 --train-subset 12000) ;;
+default) budget=(--generations 8 --lambda 3 --epochs 3 --train-subset 8000) ;;
 *) echo "experiments/run.sh: unknown scale '$scale' (tiny or default)" >&2; exit 2 ;;
 esac
 [ -x ./enevo ] || make --no-print-directory enevo

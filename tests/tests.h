@@ -31,7 +31,8 @@
     X(grammar)               \
     X(energy)                \
     X(protocol)              \
-    X(partition)
+    X(partition)             \
+    X(report)
 
 #define ENEVO__TEST_DECL(g)                               \
     extern const struct CMUnitTest enevo_tests_##g[];     \

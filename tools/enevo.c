@@ -22,6 +22,7 @@
 #include "enevo/optim.h"
 #include "enevo/partition.h"
 #include "enevo/phenotype.h"
+#include "enevo/report.h"
 #include "enevo/rng.h"
 #include "enevo/train.h"
 
@@ -1161,6 +1162,58 @@ out:
     return status;
 }
 
+/* report takes several run directories, so it parses its own arguments. */
+static int report_main(int argc, char **argv)
+{
+    const char *out = "report", *baseline = NULL;
+    const char **runs = calloc((size_t)argc + 1, sizeof *runs);
+    int n = 0;
+    bool json = false;
+    for (int i = 0; i < argc; i++) {
+        if ((!strcmp(argv[i], "--out") || !strcmp(argv[i], "--baseline")) && i + 1 < argc) {
+            *(argv[i][2] == 'o' ? &out : &baseline) = argv[i + 1];
+            i++;
+        } else if (!strcmp(argv[i], "--json")) {
+            json = true;
+        } else if (argv[i][0] == '-') {
+            fprintf(stderr, "enevo report: unknown option '%s'\nusage: enevo report RUN_DIR... "
+                            "[--out DIR] [--baseline SETTING] [--json]\n",
+                    argv[i]);
+            free(runs);
+            return EXIT_USAGE;
+        } else {
+            runs[n++] = argv[i];
+        }
+    }
+    if (n == 0) {
+        fprintf(stderr, "enevo report: no run directory given\nusage: enevo report RUN_DIR... "
+                        "[--out DIR] [--baseline SETTING] [--json]\n");
+        free(runs);
+        return EXIT_USAGE;
+    }
+    char err[ENEVO_ERR_LEN];
+    struct enevo_report_opts o = {.out_dir = out, .baseline = baseline,
+                                  .log = json ? stderr : stdout};
+    int rc = enevo_report(runs, n, &o, err, sizeof err);
+    free(runs);
+    if (rc)
+        return fail("report", err, rc);
+    fprintf(json ? stderr : stdout, "report: %s/report.md and %s/report.html\n", out, out);
+    if (json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "report_md", out);
+        cJSON_AddNumberToObject(j, "runs", n);
+        print_json(j);
+    }
+    return 0;
+}
+
+static int cmd_report(const struct args *a)
+{
+    (void)a; /* dispatched to report_main from main */
+    return 0;
+}
+
 static int cmd_help(const struct args *a);
 
 static const struct command commands[] = {
@@ -1208,6 +1261,12 @@ static const struct command commands[] = {
      "of N random networks; needs a real meter (rapl or nvml).",
      F_METER | F_NETWORKS | F_BATCH | F_REPS | F_WINDOW | F_THREADS | F_JSON | F_SEED |
          F_OPTIONAL},
+    {"report", cmd_report, "report RUN_DIR... [--out DIR] [--baseline SETTING] [--json]",
+     "A report (report.md, report.html, gnuplot PNG and SVG plots) over run directories:\n"
+     "progress per generation, accuracy against energy per inference with the\n"
+     "non-dominated front, and for runs named <setting>-seed<N> the mean and std over seeds\n"
+     "of each setting's best, with the energy reduction against the baseline setting.",
+     0},
     {"help", cmd_help, "help [COMMAND]", "Show the commands, or one command's flags.", 0},
 };
 
@@ -1259,6 +1318,8 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     struct args a;
+    if (c->run == cmd_report)
+        return report_main(argc - 2, argv + 2);
     if (c->run == cmd_help) {
         memset(&a, 0, sizeof a);
         a.positional = argc > 2 ? argv[2] : NULL;

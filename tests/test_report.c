@@ -1,0 +1,317 @@
+/* tests/test_report.c — `enevo report`: the stats.csv reader, the front, and
+ * a report over hand-made runs whose summary numbers are worked out below. */
+#include "tests.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "enevo/report.h"
+#include "report/report_internal.h"
+
+#define NEW_HEADER                                                                                 \
+    "generation,index,id,parent,mutations,valid,layers,params,flops,epochs,train_loss,"            \
+    "val_loss,val_accuracy,accuracy,loss,test_accuracy,energy_j_per_inference,power_w,"            \
+    "latency_s,energy_ci_low,energy_ci_high,accuracy_0,accuracy_1,test_accuracy_1,"                \
+    "energy_0,energy_1,meter,fitness,fitness_mean,evaluations,reused_module,phenotype\n"
+/* Runs written before energy was measured have no energy columns. */
+#define OLD_HEADER                                                                                 \
+    "generation,index,id,parent,mutations,valid,layers,params,flops,epochs,train_loss,"            \
+    "val_loss,val_accuracy,accuracy,loss,test_accuracy,fitness,fitness_mean,evaluations,"          \
+    "phenotype\n"
+#define PHENO "\"layer:fc act:softmax out_features:10 bias:True input:-1 | learning:adam\""
+
+static void row_new(FILE *f, int g, int i, double acc, double test, double energy)
+{
+    if (acc < 0) { /* invalid: not trained, worst fitness */
+        fprintf(f,
+                "%d,%d,%d-%d,-,none,0,3,5000,90000,0,,,,,,,,,,,,,,,,,,-1e+30,-1e+30,1,," PHENO "\n",
+                g, i, g, i);
+        return;
+    }
+    fprintf(f,
+            "%d,%d,%d-%d,-,none,1,3,5000,90000,3,0.5,0.5,%.17g,%.17g,0.4,%.17g,%.17g,13,1e-05,"
+            "%.17g,%.17g,%.17g,,,%.17g,,model-estimate,%.17g,%.17g,1,," PHENO "\n",
+            g, i, g, i, acc, acc, test, energy, energy, energy, acc, energy, acc, acc);
+}
+
+static void row_old(FILE *f, int g, int i, double acc, double test)
+{
+    fprintf(
+        f,
+        "%d,%d,%d-%d,-,none,1,2,12000,250000,3,0.5,0.5,%.17g,%.17g,0.4,%.17g,%.17g,%.17g,1," PHENO
+        "\n",
+        g, i, g, i, acc, acc, test, acc, acc);
+}
+
+static FILE *open_stats(const char *root, const char *run)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", root, run);
+    mkdir(p, 0700);
+    snprintf(p, sizeof p, "%s/%s/stats.csv", root, run);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    return f;
+}
+
+/* A: two seeds with energies; B: one seed with energies; C: an old run
+ * without; a missing directory, one without stats.csv, one with an empty
+ * stats.csv.
+ *   A bests: test 0.80 @ 200 µJ, 0.90 @ 400 µJ -> 85.00% ± 7.07 pp, 300 µJ ± 141.4 µJ
+ *   B best:  test 0.70 @ 150 µJ -> reduction 1 - 150/300 = 50.0%, -15.00 pp
+ *   C best:  test 0.87, no energy -> +2.00 pp */
+static const char *make_runs(const char *name, const char **dirs)
+{
+    static char root[400];
+    snprintf(root, sizeof root, "%s/%s", enevo_test_tmpdir(), name);
+    mkdir(root, 0700);
+    FILE *f = open_stats(root, "A-seed1");
+    fputs(NEW_HEADER, f);
+    row_new(f, 0, 0, 0.70, 0.68, 3e-4);
+    row_new(f, 0, 1, -1, 0, 0);
+    row_new(f, 0, 2, 0.75, 0.74, 1e-4);
+    row_new(f, 1, 0, 0.82, 0.80, 2e-4);
+    row_new(f, 1, 1, 0.78, 0.77, 5e-4);
+    fclose(f);
+    f = open_stats(root, "A-seed2");
+    fputs(NEW_HEADER, f);
+    row_new(f, 0, 0, 0.85, 0.84, 5e-4);
+    row_new(f, 0, 1, 0.91, 0.90, 4e-4);
+    row_new(f, 1, 0, -1, 0, 0);
+    /* Cut mid-row, as a killed run leaves it; it would be the best if read. */
+    fputs("1,1,1-1,-,none,1,3,5000,90000,3,0.5,0.5,0.99,0.99,0.4,0.99,1e-09,13", f);
+    fclose(f);
+    f = open_stats(root, "B-seed1");
+    fputs(NEW_HEADER, f);
+    row_new(f, 0, 0, 0.72, 0.70, 1.5e-4);
+    row_new(f, 0, 1, -1, 0, 0);
+    row_new(f, 0, 2, 0.60, 0.58, 1e-4);
+    fclose(f);
+    f = open_stats(root, "C-seed1");
+    fputs(OLD_HEADER, f);
+    row_old(f, 0, 0, 0.66, 0.65);
+    fputs("garbage,line\n", f);
+    row_old(f, 0, 1, 0.88, 0.87);
+    fclose(f);
+    fclose(open_stats(root, "empty-seed1"));
+    static char paths[6][460];
+    const char *names[] = {"A-seed1", "A-seed2", "nope-seed1", "B-seed1", "C-seed1", "nostats"};
+    for (int i = 0; i < 6; i++) {
+        snprintf(paths[i], sizeof paths[i], "%s/%s", root, names[i]);
+        dirs[i] = paths[i];
+    }
+    mkdir(paths[5], 0700);
+    return root;
+}
+
+static char *read_out(const char *dir, const char *file)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", dir, file);
+    return enevo_test_slurp(p);
+}
+
+static bool has_gnuplot(void)
+{
+    return system("command -v gnuplot >/dev/null 2>&1") == 0;
+}
+
+static void assert_png(const char *dir, const char *file)
+{
+    char *png = read_out(dir, file);
+    assert_non_null(png);
+    assert_memory_equal(png, "\x89PNG\r\n\x1a\n", 8);
+    free(png);
+}
+
+static void report_summarises_runs_and_settings(void **state)
+{
+    (void)state;
+    const char *dirs[6];
+    const char *root = make_runs("rep1", dirs);
+    char out[512], err[ENEVO_ERR_LEN];
+    snprintf(out, sizeof out, "%s/out/nested", root);
+    struct enevo_report_opts o = {.out_dir = out};
+    /* The empty stats.csv is a 7th directory. */
+    char empty[512];
+    snprintf(empty, sizeof empty, "%s/empty-seed1", root);
+    const char *all[7] = {dirs[0], dirs[1], dirs[2], dirs[3], dirs[4], dirs[5], empty};
+    assert_int_equal(enevo_report(all, 7, &o, err, sizeof err), 0);
+
+    char *md = read_out(out, "report.md");
+    char *html = read_out(out, "report.html");
+    assert_non_null(md);
+    assert_non_null(html);
+    assert_non_null(strstr(md, "4 runs read, 3 skipped; baseline setting: A."));
+    assert_non_null(strstr(md, "nope-seed1: no such directory, skipped"));
+    assert_non_null(strstr(md, "nostats: no stats.csv, skipped"));
+    assert_non_null(strstr(md, "empty-seed1: stats.csv is empty, skipped"));
+    assert_non_null(strstr(md, "A-seed2: 1 malformed line of stats.csv skipped (first: line 5); "
+                               "the last line is truncated"));
+    assert_non_null(strstr(md, "C-seed1: 1 malformed line of stats.csv skipped (first: line 3)"));
+    /* Bests (the truncated row of A-seed2 is not one); estimates marked. */
+    assert_non_null(strstr(md, "| A-seed1 | A | 5 | 4 | 1-0 | 1 | 0.8200 | 80.00% | 200 µJ \\* |"));
+    assert_non_null(strstr(md, "| A-seed2 | A | 3 | 2 | 0-1 | 0 | 0.9100 | 90.00% | 400 µJ \\* |"));
+    assert_non_null(strstr(md, "| C-seed1 | C | 2 | 2 | 0-1 | 0 | 0.8800 | 87.00% | n/a | 12.0 k "
+                               "| 250.0 k | none |"));
+    assert_non_null(strstr(md, "energy / inference (\\* estimate)"));
+    assert_non_null(strstr(md, "model estimates"));
+    /* Settings: mean ± sample std over seeds, reduction against A. */
+    assert_non_null(strstr(md, "| A | 2 | 85.00% | 7.07 pp | 300 µJ \\* | 141.4 µJ | 0.0% | "
+                               "+0.00 pp |"));
+    assert_non_null(strstr(md, "| B | 1 | 70.00% | n/a | 150 µJ \\* | n/a | 50.0% | -15.00 pp |"));
+    assert_non_null(strstr(md, "| C | 1 | 87.00% | n/a | n/a | n/a | n/a | +2.00 pp |"));
+    /* The HTML carries the same numbers. */
+    assert_non_null(strstr(html, "<td>85.00%</td><td>7.07 pp</td><td>300 µJ *</td>"));
+    assert_non_null(strstr(html, "nope-seed1: no such directory, skipped"));
+
+    if (has_gnuplot()) {
+        assert_png(out, "run1-A-seed1-progress.png");
+        assert_png(out, "run1-A-seed1-front.png");
+        assert_png(out, "run5-C-seed1-front.png");
+        assert_png(out, "all-fronts.png");
+        char *svg = read_out(out, "run1-A-seed1-front.svg");
+        assert_non_null(svg);
+        assert_non_null(strstr(svg, "<svg"));
+        free(svg);
+        assert_non_null(strstr(md, "![accuracy against energy per inference]"
+                                   "(run1-A-seed1-front.png)"));
+        assert_non_null(strstr(md, "(run5-C-seed1-front.png)"));
+        assert_non_null(strstr(html, "<img src=\"run1-A-seed1-progress.png\""));
+        assert_null(strstr(md, "No plots"));
+    } else {
+        assert_non_null(strstr(md, "No plots: gnuplot was not found"));
+    }
+    free(md);
+    free(html);
+}
+
+static void report_baseline_by_run_name(void **state)
+{
+    (void)state;
+    const char *dirs[6];
+    const char *root = make_runs("rep2", dirs);
+    char out[512], err[ENEVO_ERR_LEN];
+    snprintf(out, sizeof out, "%s/out", root);
+    /* A run's name selects its setting; 1 - 300/150 = -100%. */
+    struct enevo_report_opts o = {
+        .out_dir = out, .baseline = "B-seed1", .gnuplot = "enevo-no-such-gnuplot"};
+    assert_int_equal(enevo_report(dirs, 6, &o, err, sizeof err), 0);
+    char *md = read_out(out, "report.md");
+    assert_non_null(md);
+    assert_non_null(strstr(md, "| A | 2 | 85.00% | 7.07 pp | 300 µJ \\* | 141.4 µJ | -100.0% | "
+                               "+15.00 pp |"));
+    assert_non_null(strstr(md, "energy reduction vs B"));
+    /* Without gnuplot: a note, the script for later, no images. */
+    assert_non_null(strstr(md, "No plots: enevo-no-such-gnuplot was not found"));
+    assert_null(strstr(md, "!["));
+    char *gp = read_out(out, "plots.gp");
+    assert_non_null(gp);
+    assert_non_null(strstr(gp, "run1-A-seed1-front.png"));
+    free(gp);
+    free(md);
+
+    o.baseline = "Z";
+    assert_int_equal(enevo_report(dirs, 6, &o, err, sizeof err), ENEVO_EINVAL);
+    assert_non_null(strstr(err, "'Z'"));
+}
+
+static void report_fails_only_without_any_run(void **state)
+{
+    (void)state;
+    char out[512], missing[512], err[ENEVO_ERR_LEN];
+    snprintf(out, sizeof out, "%s/rep3", enevo_test_tmpdir());
+    snprintf(missing, sizeof missing, "%s/rep3-missing", enevo_test_tmpdir());
+    const char *dirs[] = {missing};
+    struct enevo_report_opts o = {.out_dir = out};
+    assert_int_equal(enevo_report(dirs, 1, &o, err, sizeof err), ENEVO_EIO);
+    assert_non_null(strstr(err, "no such directory"));
+    assert_int_equal(enevo_report(dirs, 0, &o, err, sizeof err), ENEVO_EINVAL);
+}
+
+static void report_reads_past_nul_bytes_of_a_crash(void **state)
+{
+    (void)state;
+    char root[400], out[460], err[ENEVO_ERR_LEN];
+    snprintf(root, sizeof root, "%s/rep4", enevo_test_tmpdir());
+    snprintf(out, sizeof out, "%s/out", root);
+    mkdir(root, 0700);
+    FILE *f = open_stats(root, "D-seed1");
+    fputs(NEW_HEADER, f);
+    row_new(f, 0, 0, 0.5, 0.5, 1e-3);
+    fwrite("\0\0\0\0\0\0\0\0", 1, 8, f);
+    fclose(f);
+    char dir[460];
+    snprintf(dir, sizeof dir, "%s/D-seed1", root);
+    const char *dirs[] = {dir};
+    struct enevo_report_opts o = {.out_dir = out, .gnuplot = "enevo-no-such-gnuplot"};
+    assert_int_equal(enevo_report(dirs, 1, &o, err, sizeof err), 0);
+    char *md = read_out(out, "report.md");
+    assert_non_null(md);
+    assert_non_null(strstr(md, "D-seed1: 1 malformed line of stats.csv skipped (first: line 3)"));
+    assert_non_null(strstr(md, "| D-seed1 | D | 1 | 1 | 0-0 | 0 | 0.5000 | 50.00% | 1 mJ \\* |"));
+    free(md);
+}
+
+static void front_keeps_non_dominated_points_by_cost(void **state)
+{
+    (void)state;
+    /* 3 is beaten by 0; 4 and 6 repeat 0 and 1 (the first counts); 5 has
+     * no accuracy; 7 costs what 1 costs for less accuracy. */
+    const double acc[] = {0.9, 0.8, 0.95, 0.7, 0.9, NAN, 0.8, 0.75};
+    const double cost[] = {2, 1, 5, 3, 2, 0.5, 1, 1};
+    size_t idx[8];
+    assert_int_equal(enevo_report_front(acc, cost, 8, idx), 3);
+    assert_int_equal(idx[0], 1);
+    assert_int_equal(idx[1], 0);
+    assert_int_equal(idx[2], 2);
+    assert_int_equal(enevo_report_front(acc, cost, 0, idx), 0);
+    /* One point is its own front. */
+    assert_int_equal(enevo_report_front(acc + 3, cost + 3, 1, idx), 1);
+    assert_int_equal(idx[0], 0);
+}
+
+static void csv_reader_skips_and_counts_bad_lines(void **state)
+{
+    (void)state;
+    const char *src = "a,b,c\r\n"
+                      "1,2,\"x | y\"\r\n"
+                      "\n"
+                      "1,2\n"        /* too few fields */
+                      "1,2,\"open\n" /* unclosed quote */
+                      "1,2,3,4\n"    /* too many */
+                      "1,\"q\"x,3\n" /* text after a closing quote */
+                      ",,\n"         /* empty fields are fine */
+                      "5,6,\"cut";   /* truncated last line */
+    char *text = strdup(src), err[ENEVO_ERR_LEN];
+    struct enevo__csv t;
+    assert_int_equal(enevo__csv_parse(text, &t, err, sizeof err), 0);
+    assert_int_equal(t.ncols, 3);
+    assert_int_equal(enevo__csv_col(&t, "c"), 2);
+    assert_int_equal(enevo__csv_col(&t, "d"), -1);
+    assert_int_equal(t.nrows, 2);
+    assert_string_equal(enevo__csv_cell(&t, 0, 2), "x | y");
+    assert_string_equal(enevo__csv_cell(&t, 1, 0), "");
+    assert_string_equal(enevo__csv_cell(&t, 0, -1), "");
+    assert_int_equal(t.line[1], 8);
+    assert_int_equal(t.malformed, 5);
+    assert_int_equal(t.first_bad, 4);
+    assert_true(t.truncated);
+    enevo__csv_free(&t);
+
+    text = strdup("\n1,2\n");
+    assert_int_equal(enevo__csv_parse(text, &t, err, sizeof err), ENEVO_EFORMAT);
+}
+
+const struct CMUnitTest enevo_tests_report[] = {
+    cmocka_unit_test(report_summarises_runs_and_settings),
+    cmocka_unit_test(report_baseline_by_run_name),
+    cmocka_unit_test(report_fails_only_without_any_run),
+    cmocka_unit_test(report_reads_past_nul_bytes_of_a_crash),
+    cmocka_unit_test(front_keeps_non_dominated_points_by_cost),
+    cmocka_unit_test(csv_reader_skips_and_counts_bad_lines),
+};
+const size_t enevo_tests_report_count = ENEVO_COUNT(enevo_tests_report);
