@@ -28,7 +28,7 @@ default) budget=(--generations 8 --lambda 3 --epochs 3 --train-subset 8000) ;;
 *) echo "experiments/run.sh: unknown scale '$scale' (tiny or default)" >&2; exit 2 ;;
 esac
 [ -x ./enevo ] || make --no-print-directory enevo
-mkdir -p "$out"
+mkdir -p "$out/logs"
 start=$(date +%s)
 for s in $seeds; do
     for x in $settings; do
@@ -38,9 +38,11 @@ for s in $seeds; do
         # A run directory that exists is resumed (same config), so a killed
         # experiment continues where it stopped.
         ./enevo evolve "$cfg" --seed "$s" --run-dir "$dir" "${budget[@]}" "${extra[@]}" \
-            > "$out/$x-seed$s.log" 2>&1 || { echo "   failed: see $out/$x-seed$s.log"; continue; }
-        tail -3 "$out/$x-seed$s.log" | sed 's/^/   /'
+            > "$out/logs/$x-seed$s.log" 2>&1 || { echo "   failed: see $out/logs/$x-seed$s.log"; continue; }
+        tail -3 "$out/logs/$x-seed$s.log" | sed 's/^/   /'
     done
 done
-./enevo report "$out"/*-seed* --out "$out/report" --baseline A
+runs=()
+for s in $seeds; do for x in $settings; do [ -d "$out/$x-seed$s" ] && runs+=("$out/$x-seed$s"); done; done
+./enevo report "${runs[@]}" --out "$out/report" --baseline A
 echo "report: $out/report/report.md and report.html ($(( $(date +%s) - start )) s in all)"
