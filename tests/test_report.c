@@ -256,6 +256,48 @@ static void report_reads_past_nul_bytes_of_a_crash(void **state)
     free(md);
 }
 
+/* A partitioned setting gets a "(model 1)" row from test_accuracy_1 and
+ * energy_1: A at 80% and 400 µJ; D's model 1 at 79% and 100 µJ ->
+ * 75.0% less energy, -1.00 pp. */
+static void report_adds_model_1_of_partitioned_settings(void **state)
+{
+    (void)state;
+    char root[400];
+    snprintf(root, sizeof root, "%s/partition", enevo_test_tmpdir());
+    mkdir(root, 0700);
+    FILE *f = open_stats(root, "A-seed1");
+    fputs(NEW_HEADER, f);
+    row_new(f, 0, 0, 0.81, 0.80, 4e-4);
+    fclose(f);
+    f = open_stats(root, "D-seed1");
+    fputs(NEW_HEADER, f);
+    /* ...,accuracy_0,accuracy_1,test_accuracy_1,energy_0,energy_1,meter,fitness,... */
+    fputs("0,0,0-0,-,none,1,3,5000,90000,3,0.5,0.5,0.8,0.8,0.4,0.78,3e-4,13,1e-05,3e-4,3e-4,"
+          "0.79,0.8,0.79,2.5e-4,1e-4,model-estimate,0.9,0.9,1,," PHENO "\n",
+          f);
+    fclose(f);
+    char a[460], d[460], out[460], err[ENEVO_ERR_LEN];
+    snprintf(a, sizeof a, "%s/A-seed1", root);
+    snprintf(d, sizeof d, "%s/D-seed1", root);
+    snprintf(out, sizeof out, "%s/out", root);
+    const char *dirs[] = {a, d};
+    struct enevo_report_opts o = {.out_dir = out, .baseline = "A", .gnuplot = "no-such-gnuplot"};
+    assert_int_equal(enevo_report(dirs, 2, &o, err, sizeof err), 0);
+    char *md = read_out(out, "report.md");
+    assert_non_null(md);
+    char *row = strstr(md, "| D (model 1) |");
+    assert_non_null(row);
+    char *eol = strchr(row, '\n');
+    assert_non_null(eol);
+    *eol = 0;
+    assert_non_null(strstr(row, "79.00%"));
+    assert_non_null(strstr(row, "75.0%"));
+    assert_non_null(strstr(row, "-1.00 pp"));
+    /* The A row has no model 1. */
+    assert_null(strstr(md, "| A (model 1) |"));
+    free(md);
+}
+
 static void front_keeps_non_dominated_points_by_cost(void **state)
 {
     (void)state;
@@ -311,6 +353,7 @@ const struct CMUnitTest enevo_tests_report[] = {
     cmocka_unit_test(report_baseline_by_run_name),
     cmocka_unit_test(report_fails_only_without_any_run),
     cmocka_unit_test(report_reads_past_nul_bytes_of_a_crash),
+    cmocka_unit_test(report_adds_model_1_of_partitioned_settings),
     cmocka_unit_test(front_keeps_non_dominated_points_by_cost),
     cmocka_unit_test(csv_reader_skips_and_counts_bad_lines),
 };

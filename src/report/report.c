@@ -376,6 +376,7 @@ static int load_run(const char *path, int index, struct enevo__run *r, struct en
     int c_params = enevo__csv_col(t, "params"), c_flops = enevo__csv_col(t, "flops");
     int c_acc = enevo__csv_col(t, "accuracy"), c_test = enevo__csv_col(t, "test_accuracy");
     int c_energy = enevo__csv_col(t, "energy_j_per_inference");
+    int c_test1 = enevo__csv_col(t, "test_accuracy_1"), c_e1 = enevo__csv_col(t, "energy_1");
     int c_id = enevo__csv_col(t, "id"), c_meter = enevo__csv_col(t, "meter");
     int c_pheno = enevo__csv_col(t, "phenotype");
 
@@ -397,6 +398,8 @@ static int load_run(const char *path, int index, struct enevo__run *r, struct en
                   parse_num(enevo__csv_cell(t, i, c_acc), &w->acc) &&
                   parse_num(enevo__csv_cell(t, i, c_test), &w->test_acc) &&
                   parse_num(enevo__csv_cell(t, i, c_energy), &w->energy) &&
+                  parse_num(enevo__csv_cell(t, i, c_test1), &w->test_acc1) &&
+                  parse_num(enevo__csv_cell(t, i, c_e1), &w->energy1) &&
                   parse_num(enevo__csv_cell(t, i, c_fit), &w->fitness);
         /* A generation number bounds the per-generation tables: reject
          * what no run writes rather than allocate for it. */
@@ -481,12 +484,16 @@ struct group {
     size_t nruns, nbest; /* runs; runs with a valid best */
     double acc_mean, acc_sd, e_mean, e_sd;
     size_t n_acc, n_e;
+    /* model 1 (the early exit) of partitioned runs */
+    double acc1_mean, acc1_sd, e1_mean, e1_sd;
+    size_t n_acc1, n_e1;
     bool estimate;
 };
 
 /* Groups in order of their first run; each run's group is g[run_group[i]]. */
 static size_t make_groups(const struct enevo__run *runs, size_t n, struct group *g,
-                          size_t *run_group, double *scratch_a, double *scratch_e)
+                          size_t *run_group, double *scratch_a, double *scratch_e,
+                          double *scratch_a1, double *scratch_e1)
 {
     size_t ng = 0;
     for (size_t i = 0; i < n; i++) {
@@ -506,12 +513,16 @@ static size_t make_groups(const struct enevo__run *runs, size_t n, struct group 
             const struct enevo__row *b = &runs[i].rows[runs[i].best];
             scratch_a[m] = b->test_acc;
             scratch_e[m] = b->energy;
+            scratch_a1[m] = b->test_acc1;
+            scratch_e1[m] = b->energy1;
             g[k].estimate |= !strcmp(b->meter, "model-estimate");
             m++;
         }
         g[k].nbest = m;
         g[k].n_acc = mean_std(scratch_a, m, &g[k].acc_mean, &g[k].acc_sd);
         g[k].n_e = mean_std(scratch_e, m, &g[k].e_mean, &g[k].e_sd);
+        g[k].n_acc1 = mean_std(scratch_a1, m, &g[k].acc1_mean, &g[k].acc1_sd);
+        g[k].n_e1 = mean_std(scratch_e1, m, &g[k].e1_mean, &g[k].e1_sd);
     }
     return ng;
 }
@@ -575,29 +586,39 @@ static void group_table(struct doc *d, const struct group *g, size_t ng, size_t 
                           diff_head};
     doc_table_begin(d, head, sizeof head / sizeof head[0], "lrrrrrrr");
     for (size_t k = 0; k < ng; k++) {
-        char runs[32], am[32], as[32], em[48], es[40], red[32], diff[32];
-        snprintf(runs, sizeof runs, "%zu", g[k].nbest);
-        fmt_pct(am, sizeof am, g[k].acc_mean);
-        if (isnan(g[k].acc_sd))
-            snprintf(as, sizeof as, "n/a");
-        else
-            snprintf(as, sizeof as, "%.2f pp", 100 * g[k].acc_sd);
-        fmt_joules(em, sizeof em - 2, g[k].e_mean);
-        if (g[k].estimate && !isnan(g[k].e_mean))
-            strcat(em, " *");
-        fmt_joules(es, sizeof es, g[k].e_sd);
-        double r = 100 * (1 - g[k].e_mean / g[base].e_mean);
-        if (isfinite(r))
-            snprintf(red, sizeof red, "%.1f%%", r);
-        else
-            snprintf(red, sizeof red, "n/a");
-        double dpp = 100 * (g[k].acc_mean - g[base].acc_mean);
-        if (isfinite(dpp))
-            snprintf(diff, sizeof diff, "%+.2f pp", dpp);
-        else
-            snprintf(diff, sizeof diff, "n/a");
-        const char *cells[] = {g[k].name, runs, am, as, em, es, red, diff};
-        doc_row(d, cells, 8, NULL);
+        /* A partitioned setting gets a second row: its model 1. */
+        for (int m1 = 0; m1 < 2; m1++) {
+            if (m1 && g[k].n_e1 == 0 && g[k].n_acc1 == 0)
+                break;
+            double a_mean = m1 ? g[k].acc1_mean : g[k].acc_mean;
+            double a_sd = m1 ? g[k].acc1_sd : g[k].acc_sd;
+            double e_mean = m1 ? g[k].e1_mean : g[k].e_mean;
+            double e_sd = m1 ? g[k].e1_sd : g[k].e_sd;
+            char name[160], runs[32], am[32], as[32], em[48], es[40], red[32], diff[32];
+            snprintf(name, sizeof name, "%s%s", g[k].name, m1 ? " (model 1)" : "");
+            snprintf(runs, sizeof runs, "%zu", g[k].nbest);
+            fmt_pct(am, sizeof am, a_mean);
+            if (isnan(a_sd))
+                snprintf(as, sizeof as, "n/a");
+            else
+                snprintf(as, sizeof as, "%.2f pp", 100 * a_sd);
+            fmt_joules(em, sizeof em - 2, e_mean);
+            if (g[k].estimate && !isnan(e_mean))
+                strcat(em, " *");
+            fmt_joules(es, sizeof es, e_sd);
+            double r = 100 * (1 - e_mean / g[base].e_mean);
+            if (isfinite(r))
+                snprintf(red, sizeof red, "%.1f%%", r);
+            else
+                snprintf(red, sizeof red, "n/a");
+            double dpp = 100 * (a_mean - g[base].acc_mean);
+            if (isfinite(dpp))
+                snprintf(diff, sizeof diff, "%+.2f pp", dpp);
+            else
+                snprintf(diff, sizeof diff, "n/a");
+            const char *cells[] = {name, runs, am, as, em, es, red, diff};
+            doc_row(d, cells, 8, NULL);
+        }
     }
     doc_table_end(d);
 }
@@ -674,10 +695,11 @@ int enevo_report(const char *const *run_dirs, int n, const struct enevo_report_o
     struct group *groups = calloc(un, sizeof *groups);
     size_t *run_group = calloc(un, sizeof *run_group);
     double *sa = calloc(un, sizeof *sa), *se = calloc(un, sizeof *se);
+    double *sa1 = calloc(un, sizeof *sa1), *se1 = calloc(un, sizeof *se1);
     struct enevo__buf notes = {0};
     struct doc d = {{0}, {0}};
     size_t nr = 0;
-    int rc = runs && groups && run_group && sa && se ? 0 : ENEVO_ENOMEM;
+    int rc = runs && groups && run_group && sa && se && sa1 && se1 ? 0 : ENEVO_ENOMEM;
     for (size_t i = 0; i < un && !rc; i++) {
         size_t before = notes.len;
         int st = load_run(run_dirs[i], (int)i + 1, &runs[nr], &notes);
@@ -695,7 +717,7 @@ int enevo_report(const char *const *run_dirs, int n, const struct enevo_report_o
                         (int)strcspn(notes.s ? notes.s : "", "\n"), notes.s ? notes.s : "");
     size_t ng = 0, base = 0;
     if (!rc) {
-        ng = make_groups(runs, nr, groups, run_group, sa, se);
+        ng = make_groups(runs, nr, groups, run_group, sa, se, sa1, se1);
         if (find_baseline(o->baseline, runs, nr, groups, ng, run_group, &base))
             rc = enevo_errf(err, errlen, ENEVO_EINVAL,
                             "report: baseline '%s' is neither a setting nor a run read",
@@ -756,6 +778,8 @@ int enevo_report(const char *const *run_dirs, int n, const struct enevo_report_o
     free(run_group);
     free(sa);
     free(se);
+    free(sa1);
+    free(se1);
     enevo__buf_free(&notes);
     enevo__buf_free(&d.md);
     enevo__buf_free(&d.html);

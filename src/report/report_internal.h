@@ -56,6 +56,7 @@ struct enevo__row {
     long gen;
     bool valid;
     double params, flops, acc, test_acc, energy, fitness; /* fitness: the running mean */
+    double test_acc1, energy1; /* model 1 of a model partition; NaN without one */
     const char *id, *meter, *phenotype;                   /* into the table's text */
 };
 
