@@ -1,4 +1,4 @@
-/* enevo/io.h — reading and writing whole files.
+/* enevo/io.h — whole files, directories and the monotonic clock.
  *
  *     char *text; size_t n;
  *     if (enevo_read_text("run.yaml", 1 << 20, &text, &n, err, sizeof err)) ...
@@ -26,5 +26,12 @@ int enevo_read_file(const char *path, size_t max_bytes, char **out, size_t *len,
 /* Write `size` bytes to `path` atomically (temp file in the same directory,
  * fsync, rename, fsync of the directory). */
 int enevo_write_atomic(const char *path, const void *data, size_t size, char *err, size_t errlen);
+
+/* Create a directory and its missing parents (like mkdir -p); an existing
+ * one is fine, anything else in the way is an error naming it. */
+int enevo_mkdir_p(const char *dir, char *err, size_t errlen);
+
+/* Monotonic seconds, for durations. */
+double enevo_now(void);
 
 #endif

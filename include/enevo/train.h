@@ -22,6 +22,7 @@
 #include <stdio.h>
 
 #include "enevo/data.h"
+#include "enevo/io.h" /* enevo_now */
 #include "enevo/net.h"
 #include "enevo/optim.h"
 
@@ -63,7 +64,5 @@ int enevo_evaluate(struct enevo_net *net, const struct enevo_dataset *d, double 
 int enevo_evaluate_heads(struct enevo_net *net, const struct enevo_dataset *d, double accuracy[2],
                          double loss[2], double *weighted, double *images_per_s);
 
-/* Monotonic seconds. */
-double enevo_now(void);
 
 #endif

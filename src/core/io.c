@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,4 +136,34 @@ int enevo_write_atomic(const char *path, const void *data, size_t size, char *er
     }
     free(tmp);
     return 0;
+}
+
+int enevo_mkdir_p(const char *dir, char *err, size_t errlen)
+{
+    char p[4096];
+    if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p)
+        return enevo_errf(err, errlen, ENEVO_EINVAL, "%s: path too long", dir);
+    for (char *s = p + 1;; s++) {
+        if (*s == '/' || *s == '\0') {
+            char c = *s;
+            *s = '\0';
+            if (mkdir(p, 0777) != 0 && errno != EEXIST)
+                return enevo_errf(err, errlen, ENEVO_EIO, "%s: cannot create directory: %s", p,
+                                  strerror(errno));
+            *s = c;
+            if (!c)
+                break;
+        }
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return enevo_errf(err, errlen, ENEVO_EIO, "%s: not a directory", dir);
+    return 0;
+}
+
+double enevo_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }

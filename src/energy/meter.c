@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* Defaults of the model estimate. They are estimates, not measurements: every
  * reading of the model meter is labelled model-estimate, and the numbers are
@@ -52,13 +51,6 @@ struct enevo_meter_cfg enevo_meter_defaults(void)
         .fake_j_per_flop = 1e-9,
         .fake_zero = false,
     };
-}
-
-double enevo__monotonic_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 void enevo_energy_estimate(const struct enevo_meter_cfg *cfg, double flops, double bytes,

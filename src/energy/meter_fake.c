@@ -16,7 +16,7 @@ static int fake_open(struct enevo_meter *m, char *err, size_t errlen)
     struct fake_priv *p = calloc(1, sizeof *p);
     if (!p)
         return enevo_errf(err, errlen, ENEVO_ENOMEM, "out of memory opening the fake meter");
-    p->t_open = enevo__monotonic_s();
+    p->t_open = enevo_now();
     m->priv = p;
     snprintf(m->label, sizeof m->label, "fake");
     if (m->cfg.fake_zero)
@@ -34,7 +34,7 @@ static int fake_read(struct enevo_meter *m, double *joules, double *t, char *err
     (void)err;
     (void)errlen;
     const struct fake_priv *p = m->priv;
-    double now = enevo__monotonic_s();
+    double now = enevo_now();
     *t = now;
     *joules = m->cfg.fake_zero
                   ? 0.0

@@ -16,7 +16,7 @@ extern const struct enevo_meter_ops enevo_meter_rapl;
 extern const struct enevo_meter_ops enevo_meter_model;
 extern const struct enevo_meter_ops enevo_meter_fake;
 
-/* CLOCK_MONOTONIC in seconds: the time base of every reading. */
-double enevo__monotonic_s(void);
+/* enevo_now() (CLOCK_MONOTONIC seconds) is the time base of every reading. */
+#include "enevo/io.h"
 
 #endif

@@ -55,7 +55,7 @@ static int model_read(struct enevo_meter *m, double *joules, double *t, char *er
     (void)errlen;
     const struct model_priv *p = m->priv;
     *joules = p->j;
-    *t = enevo__monotonic_s();
+    *t = enevo_now();
     return 0;
 }
 

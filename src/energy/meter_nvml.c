@@ -110,7 +110,7 @@ static void *sampler(void *arg)
         sleep_ns(SAMPLE_NS);
         unsigned int mw = 0;
         nvmlReturn_t r = p->api.power(p->dev, &mw);
-        double now = enevo__monotonic_s();
+        double now = enevo_now();
         pthread_mutex_lock(&p->mu);
         bool stop = p->stop;
         if (!stop && r == NVML_SUCCESS) {
@@ -201,7 +201,7 @@ static int nvml_open(struct enevo_meter *m, char *err, size_t errlen)
         goto fail;
     }
     p->w_last = mw * 1e-3; /* mW -> W */
-    p->t_last = enevo__monotonic_s();
+    p->t_last = enevo_now();
     if (pthread_mutex_init(&p->mu, NULL) != 0) {
         status = enevo_errf(err, errlen, ENEVO_ENOMEM, "NVML: pthread_mutex_init failed");
         goto fail;
@@ -226,7 +226,7 @@ static int nvml_read(struct enevo_meter *m, double *joules, double *t, char *err
     if (p->counter) {
         unsigned long long mj = 0;
         nvmlReturn_t r = p->api.energy(p->dev, &mj);
-        *t = enevo__monotonic_s();
+        *t = enevo_now();
         if (r != NVML_SUCCESS)
             return enevo_errf(err, errlen, ENEVO_EIO,
                               "NVML on %s: nvmlDeviceGetTotalEnergyConsumption: %s", m->device,

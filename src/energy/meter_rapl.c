@@ -276,7 +276,7 @@ static int rapl_read(struct enevo_meter *m, double *joules, double *t, char *err
                               p->zones[i].path, (unsigned long long)now[i],
                               (unsigned long long)p->zones[i].range_uj);
     }
-    *t = enevo__monotonic_s();
+    *t = enevo_now();
     for (int i = 0; i < p->n; i++) {
         struct rapl_zone *z = &p->zones[i];
         uint64_t delta =

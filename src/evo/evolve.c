@@ -15,7 +15,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -119,25 +118,6 @@ static void remove_models(const struct run *r, int gen, int idx)
         part_path(r, path, sizeof path, gen, idx, k);
         unlink(path);
     }
-}
-
-static int mkdir_p(const char *path, char *err, size_t errlen)
-{
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = 0;
-        if (mkdir(tmp, 0755) && errno != EEXIST)
-            return enevo_errf(err, errlen, ENEVO_EIO, "%s: cannot create directory: %s", tmp,
-                              strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(tmp, 0755) && errno != EEXIST)
-        return enevo_errf(err, errlen, ENEVO_EIO, "%s: cannot create directory: %s", tmp,
-                          strerror(errno));
-    return 0;
 }
 
 static int write_text(const char *path, const char *text, char *err, size_t errlen)
@@ -1237,17 +1217,17 @@ int enevo_evolve(const struct enevo_config *c, const char *config_text,
                         (int)(sizeof r->pop / sizeof r->pop[0]) - 1);
     char path[1024];
     if (!rc)
-        rc = mkdir_p(r->dir, err, errlen);
+        rc = enevo_mkdir_p(r->dir, err, errlen);
     if (!rc) {
         char sub[1024];
         path_of(r, sub, sizeof sub, "models");
-        rc = mkdir_p(sub, err, errlen);
+        rc = enevo_mkdir_p(sub, err, errlen);
         path_of(r, sub, sizeof sub, "stats");
         if (!rc)
-            rc = mkdir_p(sub, err, errlen);
+            rc = enevo_mkdir_p(sub, err, errlen);
         path_of(r, sub, sizeof sub, "best");
         if (!rc)
-            rc = mkdir_p(sub, err, errlen);
+            rc = enevo_mkdir_p(sub, err, errlen);
     }
     if (!rc && enevo_archive_init(&r->archive, c->n_modules, c->archive_size > 0 ? c->archive_size : 1))
         rc = enevo_errf(err, errlen, ENEVO_ENOMEM, "out of memory");

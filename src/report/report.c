@@ -456,29 +456,6 @@ static int load_run(const char *path, int index, struct enevo__run *r, struct en
 
 /* ---- the report ---------------------------------------------------------- */
 
-static int mkdir_p(const char *dir, char *err, size_t errlen)
-{
-    char p[4096];
-    if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p)
-        return enevo_errf(err, errlen, ENEVO_EINVAL, "%s: path too long", dir);
-    for (char *s = p + 1;; s++) {
-        if (*s == '/' || *s == '\0') {
-            char c = *s;
-            *s = '\0';
-            if (mkdir(p, 0777) != 0 && errno != EEXIST)
-                return enevo_errf(err, errlen, ENEVO_EIO, "%s: cannot create: %s", p,
-                                  strerror(errno));
-            *s = c;
-            if (!c)
-                break;
-        }
-    }
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return enevo_errf(err, errlen, ENEVO_EIO, "%s: not a directory", dir);
-    return 0;
-}
-
 struct group {
     const char *name;
     size_t nruns, nbest; /* runs; runs with a valid best */
@@ -724,7 +701,7 @@ int enevo_report(const char *const *run_dirs, int n, const struct enevo_report_o
                             o->baseline);
     }
     if (!rc)
-        rc = mkdir_p(o->out_dir, err, errlen);
+        rc = enevo_mkdir_p(o->out_dir, err, errlen);
     bool fronts = false;
     if (!rc)
         rc = enevo__report_plots(runs, nr, o->out_dir, o->gnuplot ? o->gnuplot : "gnuplot", &fronts,
