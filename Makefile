@@ -3,7 +3,7 @@
 # Debian packages (as root) via scripts/deps.sh.
 
 CC       ?= cc
-BUILD    ?= build
+BUILD    ?= $(if $(filter 1,$(CUDA)),build-cuda,build)
 OPT      ?= -O3 -fno-math-errno
 CFLAGS   ?= $(OPT) -g
 WARN     := -Wall -Wextra -Wshadow -Werror
@@ -11,11 +11,26 @@ ALLCFLAGS = -std=c11 $(WARN) $(CFLAGS) -fopenmp -D_POSIX_C_SOURCE=200809L -D_DEF
             -Iinclude -Isrc -MMD -MP
 LDLIBS   := -ldnnl -lopenblas -lcjson -lyaml -lz -ldl -lpthread -lm -fopenmp
 
+# CUDA=1: also build the GPU backend (src/backend/cuda/*.cu: cuBLAS + cuDNN)
+# with nvcc from CUDA_HOME, into build-cuda/ (so CPU-only objects stay apart).
+CUDA      ?=
+CUDA_HOME ?= /usr/local/cuda
+NVCC      ?= $(CUDA_HOME)/bin/nvcc
+CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+             -gencode arch=compute_90,code=compute_90
+CU_SRC    = $(if $(filter 1,$(CUDA)),$(filter-out $(EXCLUDE),$(sort $(wildcard src/backend/cuda/*.cu))))
+NVFLAGS   = -std=c++17 -O3 $(CUDA_ARCH) -Iinclude -Isrc -I$(CUDA_HOME)/include -DENEVO_CUDA \
+            -Xcompiler -Wall,-Wextra,-Werror,-fPIC -MMD -MP
+
 # EXCLUDE: patterns of sources to leave out (work in progress), e.g. src/evo/%
 EXCLUDE  ?=
 SRC      := $(filter-out $(EXCLUDE),$(sort $(wildcard src/*/*.c src/*/*/*.c src/*/*/*/*.c)))
 GEN_SRC  := $(if $(filter src/config/%,$(EXCLUDE)),,$(BUILD)/gen/defaults_gen.c)
-OBJ      := $(SRC:%.c=$(BUILD)/%.o) $(GEN_SRC:%.c=%.o)
+OBJ      := $(SRC:%.c=$(BUILD)/%.o) $(GEN_SRC:%.c=%.o) $(CU_SRC:%.cu=$(BUILD)/%.o)
+ifeq ($(CUDA),1)
+ALLCFLAGS += -DENEVO_CUDA -I$(CUDA_HOME)/include
+LDLIBS    += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart -lstdc++
+endif
 TEST_SRC := $(filter-out $(EXCLUDE),$(sort $(wildcard tests/*.c)))
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
@@ -36,6 +51,10 @@ $(BUILD)/enevo-tests: $(OBJ) $(TEST_OBJ)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -c -o $@ $<
+
+$(BUILD)/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVFLAGS) -c -o $@ $<
 
 # The default config and grammar are compiled in, so `enevo evolve` needs no files.
 $(BUILD)/gen/defaults_gen.c: configs/default.yaml configs/default.grammar scripts/embed.sh

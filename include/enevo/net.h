@@ -38,7 +38,22 @@ struct enevo_net_opts {
     int batch;     /* images per forward pass (fixed for the net's life) */
     bool training; /* allocate gradients and backward primitives */
     int threads;   /* 0 = leave the OpenMP default */
+    /* "cpu" (also NULL or ""), "cuda" (= "cuda:0"), "cuda:N", or "auto"
+     * (cuda:0 when enevo was built with CUDA=1 and a GPU is usable, else cpu). */
+    const char *device;
+    /* GPU only: let cuDNN convolutions use TF32 tensor cores (PyTorch's
+     * default; ~1e-3 relative error). Off: strict fp32 everywhere. */
+    bool tf32;
 };
+
+/* Resolve a device name: 0 and the canonical name ("cpu", "cuda:0") in
+ * `resolved` (may be NULL), with a description ("NVIDIA H100 80GB HBM3",
+ * "CPU, 2 threads") in `desc` (may be NULL); or an error saying why the
+ * device is not usable ("enevo was built without CUDA: rebuild with make
+ * CUDA=1", "no CUDA device: ...", "unknown device 'gpu': expected cpu,
+ * cuda, cuda:N or auto"). "auto" never fails. */
+int enevo_device_resolve(const char *device, char *resolved, size_t rlen, char *desc,
+                         size_t desclen, char *err, size_t errlen);
 
 int enevo_net_create(const struct enevo_phenotype *p, struct enevo_shape input, int n_classes,
                      const struct enevo_net_opts *opts, struct enevo_net **out, char *err,
@@ -95,5 +110,43 @@ int enevo_net_classes(const struct enevo_net *net);
 struct enevo_shape enevo_net_input_shape(const struct enevo_net *net);
 /* Bytes of activations, workspaces and scratchpad the backend holds. */
 size_t enevo_net_arena_bytes(const struct enevo_net *net);
+/* The device the net runs on, resolved ("cpu", "cuda:0"). */
+const char *enevo_net_device(const struct enevo_net *net);
+
+/* Inference on the same input as the last forward, with the input and the
+ * logits left where they are (on a GPU: no copies, no wait; the logits are
+ * not updated on the host). For measurement windows: run one
+ * enevo_net_forward first (outside the window), then this in the window,
+ * then enevo_net_sync. On the CPU it is a plain forward of the last input
+ * (the caller's buffer must still be valid). */
+int enevo_net_forward_again(struct enevo_net *net);
+/* Wait until the device has finished all queued work (no-op on the CPU). */
+int enevo_net_sync(struct enevo_net *net);
+
+/* Device-resident data and training. A GPU net copies a bound data set to
+ * device memory once; the training loop then runs there (one CUDA graph per
+ * step: gather, forward, loss, backward, update), and evaluation too. On the
+ * CPU the same calls run the host loop. Slots: 0 training, 1 validation,
+ * 2 anything else. The data set must stay valid and unchanged while bound. */
+struct enevo_dataset;
+int enevo_net_bind_data(struct enevo_net *net, int slot, const struct enevo_dataset *d, char *err,
+                        size_t errlen);
+/* `steps` training steps on slot 0: step s uses images order[s*batch ..
+ * s*batch+batch-1] and dropout key keys[s]; adds each step's loss (the
+ * weighted total of both heads) to *loss_sum. Returns ENEVO_ENUMERIC when a
+ * loss is not finite (a GPU notices at the end of the call), else 0 or a
+ * negative status. The optimiser's state moves to the device with the
+ * first call; enevo_net_pull_optim brings it back. */
+int enevo_net_train_steps(struct enevo_net *net, struct enevo_optim *o, const int *order,
+                          const uint64_t *keys, int steps, double *loss_sum);
+/* Copy the optimiser state (and step count) kept on the device back to `o`
+ * (no-op on the CPU). Parameters and statistics come back by themselves
+ * whenever enevo_net_params/enevo_net_stats/enevo_net_grads are called. */
+int enevo_net_pull_optim(struct enevo_net *net, struct enevo_optim *o);
+/* Evaluate the whole data set bound at `slot` (inference mode): per head
+ * accuracy and mean loss (head 1 NaN without a partition), the weighted
+ * mean loss. Any pointer may be NULL. */
+int enevo_net_evaluate_bound(struct enevo_net *net, int slot, double accuracy[2], double loss[2],
+                             double *weighted);
 
 #endif

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "enevo/net.h"
+#include "enevo/optim.h"
 #include "nn/plan.h"
 
 struct enevo_backend {
@@ -29,6 +30,26 @@ struct enevo_backend {
      * the plan has one); overwrites every gradient. */
     int (*backward)(void *impl, const float *dlogits, const float *dlogits2);
     size_t (*arena_bytes)(void *impl);
+
+    /* Optional hooks of a device backend (all NULL on the CPU, where
+     * src/nn/net.c runs the host loops). Between push and pull the device
+     * copies of the parameters and statistics are the current ones. */
+    /* Whether device `index` is usable: 0 and a description, or an error. */
+    int (*probe)(int index, char *desc, size_t desclen, char *err, size_t errlen);
+    int (*push)(void *impl); /* host params + stats -> device */
+    int (*pull)(void *impl); /* device params + stats -> host */
+    int (*bind_data)(void *impl, int slot, const float *x, const uint8_t *y, int n, char *err,
+                     size_t errlen);
+    /* See enevo_net_train_steps. */
+    int (*train_steps)(void *impl, struct enevo_optim *o, const int *order, const uint64_t *keys,
+                       int steps, double head_weight, double *loss_sum);
+    int (*pull_optim)(void *impl, struct enevo_optim *o);
+    /* Sums over the bound set: per-row loss of each head, hits of each head,
+     * weighted per-row loss. */
+    int (*evaluate)(void *impl, int slot, double head_weight, double loss_sum[2], int correct[2],
+                    double *weighted_sum);
+    int (*forward_again)(void *impl);
+    int (*sync)(void *impl);
 };
 
 /* The registry: "cpu" always; "cuda" when built with CUDA=1. NULL if unknown. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "backend/backend.h"
+#include "enevo/data.h"
 #include "nn/plan.h"
 
 struct enevo_net {
@@ -23,6 +24,14 @@ struct enevo_net {
     float *dlogits;
     struct enevo_param_seg *segs;
     int n_segs;
+    char device[32];
+    /* Device backends: the device holds newer parameters and statistics
+     * than the host block (after device training steps). */
+    bool dev_newer;
+    const float *last_x;                   /* input of the last forward (CPU) */
+    const struct enevo_dataset *bound[3];  /* enevo_net_bind_data slots */
+    float *xbuf;                           /* host loops: one gathered batch */
+    uint8_t *ybuf;
 };
 
 int enevo_net_create(const struct enevo_phenotype *p, struct enevo_shape input, int n_classes,
@@ -37,8 +46,15 @@ int enevo_net_create(const struct enevo_phenotype *p, struct enevo_shape input, 
     if (!net)
         return enevo_errf(err, errlen, ENEVO_ENOMEM, "out of memory");
     net->opts = *opts;
+    net->opts.device = NULL; /* the caller's string need not outlive the call */
     net->params_dirty = true;
-    int rc = enevo_plan_build(p, input, n_classes, &net->plan, err, errlen);
+    int rc = enevo_device_resolve(opts->device, net->device, sizeof net->device, NULL, 0, err,
+                                  errlen);
+    if (rc) {
+        free(net);
+        return rc;
+    }
+    rc = enevo_plan_build(p, input, n_classes, &net->plan, err, errlen);
     if (rc) {
         free(net);
         return rc;
@@ -73,8 +89,10 @@ int enevo_net_create(const struct enevo_phenotype *p, struct enevo_shape input, 
         if (n->b_count)
             net->segs[net->n_segs++] = (struct enevo_param_seg){n->b_off, n->b_count, true};
     }
-    net->backend = enevo_backend_get("cpu");
-    rc = net->backend->create(plan, opts, net->params, net->grads, net->stats, &net->impl, err,
+    net->backend = enevo_backend_get(net->device);
+    struct enevo_net_opts bo = *opts;
+    bo.device = net->device;
+    rc = net->backend->create(plan, &bo, net->params, net->grads, net->stats, &net->impl, err,
                               errlen);
     if (rc) {
         enevo_net_free(net);
@@ -97,7 +115,28 @@ void enevo_net_free(struct enevo_net *net)
     free(net->logits2);
     free(net->dlogits2);
     free(net->segs);
+    free(net->xbuf);
+    free(net->ybuf);
     free(net);
+}
+
+/* Before the host reads or writes the blocks: bring the device's newer
+ * parameters and statistics back. */
+static int host_current(struct enevo_net *net)
+{
+    if (!net->dev_newer)
+        return 0;
+    net->dev_newer = false;
+    return net->backend->pull(net->impl);
+}
+
+/* Before device work that reads the parameters: send the host's newer ones. */
+static int device_current(struct enevo_net *net)
+{
+    if (!net->params_dirty || !net->backend->push)
+        return 0;
+    net->params_dirty = false;
+    return net->backend->push(net->impl);
 }
 
 void enevo_net_init_params(struct enevo_net *net, enevo_rng *rng)
@@ -147,10 +186,143 @@ int enevo_net_forward(struct enevo_net *net, const float *x, bool train, uint64_
         return ENEVO_EINVAL;
     /* Training nets change their weights every step; inference nets only
      * when someone asked for the writable block. */
+    int rc = host_current(net);
+    if (rc)
+        return rc;
     bool changed = net->params_dirty || net->opts.training;
     net->params_dirty = false;
+    net->last_x = x;
     return net->backend->forward(net->impl, x, train, dropout_key, changed, net->logits,
                                  net->logits2);
+}
+
+int enevo_net_forward_again(struct enevo_net *net)
+{
+    if (!net->last_x)
+        return ENEVO_EINVAL;
+    if (!net->backend->forward_again || net->params_dirty || net->dev_newer)
+        return enevo_net_forward(net, net->last_x, false, 0);
+    return net->backend->forward_again(net->impl);
+}
+
+int enevo_net_sync(struct enevo_net *net)
+{
+    return net->backend->sync ? net->backend->sync(net->impl) : 0;
+}
+
+const char *enevo_net_device(const struct enevo_net *net) { return net->device; }
+
+int enevo_net_bind_data(struct enevo_net *net, int slot, const struct enevo_dataset *d, char *err,
+                        size_t errlen)
+{
+    struct enevo_shape in = net->plan.input;
+    if (slot < 0 || slot > 2)
+        return enevo_errf(err, errlen, ENEVO_EINVAL, "data slot %d: expected 0, 1 or 2", slot);
+    if (d->c != in.c || d->h != in.h || d->w != in.w)
+        return enevo_errf(err, errlen, ENEVO_EINVAL,
+                          "data set images are %dx%dx%d but the network takes %dx%dx%d", d->c,
+                          d->h, d->w, in.c, in.h, in.w);
+    net->bound[slot] = d;
+    if (net->backend->bind_data)
+        return net->backend->bind_data(net->impl, slot, d->x, d->y, d->n, err, errlen);
+    return 0;
+}
+
+/* Host loops: copy batch images (idx, or first..first+n-1 when idx is NULL)
+ * into net->xbuf / ybuf, zero-padding a short batch. */
+static int gather(struct enevo_net *net, const struct enevo_dataset *d, const int *idx, int first,
+                  int n)
+{
+    int batch = net->opts.batch;
+    size_t img = (size_t)d->c * d->h * d->w;
+    if (!net->xbuf) {
+        net->xbuf = malloc(sizeof(float) * img * (size_t)batch);
+        net->ybuf = malloc((size_t)batch);
+        if (!net->xbuf || !net->ybuf)
+            return ENEVO_ENOMEM;
+    }
+    for (int i = 0; i < n; i++) {
+        int k = idx ? idx[i] : first + i;
+        memcpy(net->xbuf + (size_t)i * img, d->x + (size_t)k * img, sizeof(float) * img);
+        net->ybuf[i] = d->y[k];
+    }
+    if (n < batch)
+        memset(net->xbuf + (size_t)n * img, 0, sizeof(float) * img * (size_t)(batch - n));
+    return 0;
+}
+
+int enevo_net_train_steps(struct enevo_net *net, struct enevo_optim *o, const int *order,
+                          const uint64_t *keys, int steps, double *loss_sum)
+{
+    const struct enevo_dataset *d = net->bound[0];
+    if (!net->opts.training || !d)
+        return ENEVO_EINVAL;
+    int rc;
+    if (net->backend->train_steps) {
+        if ((rc = device_current(net)))
+            return rc;
+        net->dev_newer = true;
+        return net->backend->train_steps(net->impl, o, order, keys, steps, net->head_weight,
+                                         loss_sum);
+    }
+    int batch = net->opts.batch;
+    for (int s = 0; s < steps; s++) {
+        if ((rc = gather(net, d, order + (size_t)s * batch, 0, batch)) ||
+            (rc = enevo_net_forward(net, net->xbuf, true, keys[s])))
+            return rc;
+        double l = enevo_net_loss(net, net->ybuf, batch, NULL);
+        if (!isfinite(l))
+            return ENEVO_ENUMERIC;
+        *loss_sum += l;
+        if ((rc = enevo_net_backward(net)))
+            return rc;
+        enevo_optim_step(o, enevo_net_params(net), enevo_net_grads(net));
+    }
+    return 0;
+}
+
+int enevo_net_pull_optim(struct enevo_net *net, struct enevo_optim *o)
+{
+    return net->backend->pull_optim ? net->backend->pull_optim(net->impl, o) : 0;
+}
+
+int enevo_net_evaluate_bound(struct enevo_net *net, int slot, double accuracy[2], double loss[2],
+                             double *weighted)
+{
+    const struct enevo_dataset *d = slot >= 0 && slot <= 2 ? net->bound[slot] : NULL;
+    if (!d)
+        return ENEVO_EINVAL;
+    double total[2] = {0, 0}, wtotal = 0;
+    int correct[2] = {0, 0}, rc;
+    if (net->backend->evaluate) {
+        if ((rc = device_current(net)) ||
+            (rc = net->backend->evaluate(net->impl, slot, net->head_weight, total, correct,
+                                         &wtotal)))
+            return rc;
+    } else {
+        int batch = net->opts.batch;
+        for (int start = 0; start < d->n; start += batch) {
+            int n = d->n - start < batch ? d->n - start : batch;
+            if ((rc = gather(net, d, NULL, start, n)) ||
+                (rc = enevo_net_forward(net, net->xbuf, false, 0)))
+                return rc;
+            double l[2];
+            wtotal += enevo_net_loss_heads(net, net->ybuf, n, l, correct) * n;
+            total[0] += l[0] * n;
+            total[1] += l[1] * n;
+        }
+    }
+    bool two = net->logits2 != NULL;
+    for (int h = 0; h < 2; h++) {
+        bool have = h == 0 || two;
+        if (accuracy)
+            accuracy[h] = have && d->n ? (double)correct[h] / d->n : (have ? 0 : NAN);
+        if (loss)
+            loss[h] = have && d->n ? total[h] / d->n : (have ? 0 : NAN);
+    }
+    if (weighted)
+        *weighted = d->n ? wtotal / d->n : 0;
+    return 0;
 }
 
 const float *enevo_net_logits(const struct enevo_net *net)
@@ -220,17 +392,32 @@ double enevo_net_loss(struct enevo_net *net, const uint8_t *labels, int n, int *
 
 int enevo_net_backward(struct enevo_net *net)
 {
+    int rc = host_current(net);
+    if (rc)
+        return rc;
     return net->backend->backward(net->impl, net->dlogits, net->dlogits2);
 }
 
+/* A failed pull leaves the host block as it was; the next device call
+ * reports the device error. */
 float *enevo_net_params(struct enevo_net *net)
 {
+    (void)host_current(net);
     net->params_dirty = true;
     return net->params;
 }
-float *enevo_net_grads(struct enevo_net *net) { return net->grads; }
+float *enevo_net_grads(struct enevo_net *net)
+{
+    (void)host_current(net);
+    return net->grads;
+}
 size_t enevo_net_param_count(const struct enevo_net *net) { return net->plan.n_params; }
-float *enevo_net_stats(struct enevo_net *net) { return net->stats; }
+float *enevo_net_stats(struct enevo_net *net)
+{
+    (void)host_current(net);
+    net->params_dirty = true;
+    return net->stats;
+}
 size_t enevo_net_stats_count(const struct enevo_net *net) { return net->plan.n_stats; }
 double enevo_net_flops(const struct enevo_net *net) { return net->plan.flops; }
 

@@ -12,61 +12,18 @@ struct enevo_train_opts enevo_train_defaults(void)
     return (struct enevo_train_opts){.epochs = 10, .patience = 5, .seed = 42};
 }
 
-static void gather(const struct enevo_dataset *d, const int *idx, int n, int batch, float *x,
-                   uint8_t *y)
-{
-    size_t img = (size_t)d->c * d->h * d->w;
-    for (int i = 0; i < n; i++) {
-        memcpy(x + (size_t)i * img, d->x + (size_t)idx[i] * img, sizeof(float) * img);
-        y[i] = d->y[idx[i]];
-    }
-    if (n < batch)
-        memset(x + (size_t)n * img, 0, sizeof(float) * img * (size_t)(batch - n));
-}
-
 int enevo_evaluate_heads(struct enevo_net *net, const struct enevo_dataset *d, double accuracy[2],
                          double loss[2], double *weighted, double *images_per_s)
 {
-    int batch = enevo_net_batch(net);
-    size_t img = (size_t)d->c * d->h * d->w;
-    float *pad = NULL;
-    int correct[2] = {0, 0};
-    double total[2] = {0, 0}, wtotal = 0, t0 = enevo_now();
-    for (int start = 0; start < d->n; start += batch) {
-        int n = d->n - start < batch ? d->n - start : batch;
-        const float *x = d->x + (size_t)start * img;
-        if (n < batch) {
-            /* The net has a fixed batch: pad the tail with zeros. */
-            if (!pad && !(pad = calloc((size_t)batch * img, sizeof(float))))
-                return ENEVO_ENOMEM;
-            memcpy(pad, x, sizeof(float) * img * (size_t)n);
-            x = pad;
-        }
-        int rc = enevo_net_forward(net, x, false, 0);
-        if (rc) {
-            free(pad);
-            return rc;
-        }
-        double l[2];
-        wtotal += enevo_net_loss_heads(net, d->y + start, n, l, correct) * n;
-        total[0] += l[0] * n;
-        total[1] += l[1] * n;
-    }
+    char err[ENEVO_ERR_LEN];
+    double t0 = enevo_now();
+    int rc = enevo_net_bind_data(net, 2, d, err, sizeof err);
+    if (!rc)
+        rc = enevo_net_evaluate_bound(net, 2, accuracy, loss, weighted);
     double dt = enevo_now() - t0;
-    free(pad);
-    bool two = enevo_net_heads(net) == 2;
-    for (int h = 0; h < 2; h++) {
-        bool have = h == 0 || two;
-        if (accuracy)
-            accuracy[h] = have && d->n ? (double)correct[h] / d->n : (have ? 0 : NAN);
-        if (loss)
-            loss[h] = have && d->n ? total[h] / d->n : (have ? 0 : NAN);
-    }
-    if (weighted)
-        *weighted = d->n ? wtotal / d->n : 0;
     if (images_per_s)
-        *images_per_s = dt > 0 ? d->n / dt : 0;
-    return 0;
+        *images_per_s = !rc && dt > 0 ? d->n / dt : 0;
+    return rc;
 }
 
 int enevo_evaluate(struct enevo_net *net, const struct enevo_dataset *d, double *accuracy,
@@ -115,22 +72,27 @@ int enevo_train(struct enevo_net *net, struct enevo_optim *optim, const struct e
         return enevo_errf(err, errlen, ENEVO_EINVAL,
                           "the training set (%d images) is smaller than one batch (%d)", train->n,
                           batch);
-    size_t img = (size_t)train->c * train->h * train->w;
     size_t np = enevo_net_param_count(net), ns = enevo_net_stats_count(net);
-    float *x = malloc(sizeof(float) * img * (size_t)batch);
-    uint8_t *y = malloc((size_t)batch);
     int *order = malloc(sizeof(int) * (size_t)train->n);
+    uint64_t *keys = malloc(sizeof(uint64_t) * (size_t)steps);
     float *best = malloc(sizeof(float) * (np + ns + 1));
-    if (!x || !y || !order || !best) {
-        free(x);
-        free(y);
+    if (!order || !keys || !best) {
         free(order);
+        free(keys);
         free(best);
         return enevo_errf(err, errlen, ENEVO_ENOMEM, "out of memory");
     }
     bool bar = opts->progress && isatty(STDERR_FILENO);
     bool have_val = val && val->n > 0;
-    int rc = 0, since_best = 0;
+    int rc = enevo_net_bind_data(net, 0, train, err, errlen), since_best = 0;
+    if (!rc && have_val)
+        rc = enevo_net_bind_data(net, 1, val, err, errlen);
+    if (rc) {
+        free(order);
+        free(keys);
+        free(best);
+        return rc;
+    }
     double train_time = 0;
     for (int epoch = 1; epoch <= opts->epochs && !rc; epoch++) {
         enevo_rng r;
@@ -138,26 +100,20 @@ int enevo_train(struct enevo_net *net, struct enevo_optim *optim, const struct e
         for (int i = 0; i < train->n; i++)
             order[i] = i;
         enevo_rng_shuffle(&r, order, train->n);
+        for (int s = 0; s < steps; s++)
+            keys[s] = enevo_rng_u64(&r);
         double t0 = enevo_now(), loss_sum = 0, last_bar = 0;
-        for (int s = 0; s < steps; s++) {
-            gather(train, order + (size_t)s * batch, batch, batch, x, y);
-            uint64_t key = enevo_rng_u64(&r);
-            if ((rc = enevo_net_forward(net, x, true, key)))
-                break;
-            double l = enevo_net_loss(net, y, batch, NULL);
-            if (!isfinite(l)) {
-                rc = ENEVO_ENUMERIC;
-                break;
-            }
-            loss_sum += l;
-            if ((rc = enevo_net_backward(net)))
-                break;
-            enevo_optim_step(optim, enevo_net_params(net), enevo_net_grads(net));
+        /* Chunks of steps, so the progress bar moves (a GPU syncs once per chunk). */
+        const int chunk = 32;
+        for (int s = 0; s < steps && !rc; s += chunk) {
+            int n = steps - s < chunk ? steps - s : chunk;
+            rc = enevo_net_train_steps(net, optim, order + (size_t)s * batch, keys + s, n,
+                                       &loss_sum);
             double now = enevo_now();
-            if (bar && (now - last_bar > 0.2 || s == steps - 1)) {
-                double el = now - t0, ips = (s + 1) * (double)batch / el;
-                double eta = el / (s + 1) * (steps - s - 1);
-                progress_bar(epoch, opts->epochs, s + 1, steps, ips, loss_sum / (s + 1), eta);
+            if (!rc && bar && (now - last_bar > 0.2 || s + n == steps)) {
+                double el = now - t0, ips = (s + n) * (double)batch / el;
+                double eta = el / (s + n) * (steps - s - n);
+                progress_bar(epoch, opts->epochs, s + n, steps, ips, loss_sum / (s + n), eta);
                 last_bar = now;
             }
         }
@@ -181,7 +137,10 @@ int enevo_train(struct enevo_net *net, struct enevo_optim *optim, const struct e
         res->epochs = epoch;
         res->last_train_loss = loss_sum / steps;
         double vacc = NAN, vloss = NAN;
-        if (have_val && (rc = enevo_evaluate(net, val, &vacc, &vloss, NULL))) {
+        double vacc2[2];
+        if (have_val && !(rc = enevo_net_evaluate_bound(net, 1, vacc2, NULL, &vloss)))
+            vacc = vacc2[0];
+        if (rc) {
             enevo_errf(err, errlen, rc, "validation failed in epoch %d", epoch);
             break;
         }
@@ -214,15 +173,17 @@ int enevo_train(struct enevo_net *net, struct enevo_optim *optim, const struct e
         if (opts->max_seconds > 0 && train_time >= opts->max_seconds)
             break;
     }
+    int prc = enevo_net_pull_optim(net, optim);
+    if (!rc && prc)
+        rc = enevo_errf(err, errlen, prc, "could not copy the optimiser state from the device");
     if (!rc && res->best_epoch > 0) {
         memcpy(enevo_net_params(net), best, sizeof(float) * np);
         memcpy(enevo_net_stats(net), best + np, sizeof(float) * ns);
     }
     res->seconds = train_time;
     res->images_per_s = train_time > 0 ? res->epochs * (double)steps * batch / train_time : 0;
-    free(x);
-    free(y);
     free(order);
+    free(keys);
     free(best);
     return rc;
 }
