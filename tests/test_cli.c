@@ -162,7 +162,8 @@ static void train_json_save_and_eval(void **state)
     cJSON *j = cJSON_Parse(last ? last + 1 : out);
     assert_non_null(j);
     const char *keys[] = {"test_accuracy", "validation_loss", "epochs", "train_images_per_s",
-                          "infer_images_per_s", "params", "flops_per_image", "seconds"};
+                          "infer_images_per_s", "params", "flops_per_image", "seconds",
+                          "device"};
     for (size_t i = 0; i < ENEVO_COUNT(keys); i++)
         assert_non_null(cJSON_GetObjectItem(j, keys[i]));
     double acc = cJSON_GetObjectItem(j, "test_accuracy")->valuedouble;
@@ -185,6 +186,76 @@ static void train_json_save_and_eval(void **state)
     fclose(f);
     assert_int_equal(run(out, sizeof out, "eval %s --dataset %s", model, dir), 1);
     assert_non_null(strstr(out, "checksum"));
+}
+
+/* --device: resolved once at the start of a command; a bad name or a
+ * device this build lacks fails before any work, auto always runs. */
+static void device_flag(void **state)
+{
+    (void)state;
+    char out[16384];
+    const char *phen = tiny_phen();
+    assert_int_equal(run(out, sizeof out, "train %s --device gpu", phen), 1);
+    assert_non_null(strstr(out, "enevo train: unknown device 'gpu': expected cpu, cuda, cuda:N "
+                                "or auto"));
+    assert_int_equal(run(out, sizeof out, "bench %s --device cuda:x", phen), 1);
+    assert_non_null(strstr(out, "unknown device 'cuda:x'"));
+    assert_int_equal(run(out, sizeof out, "train %s --device", phen), 2);
+    assert_non_null(strstr(out, "--device needs a value"));
+    assert_int_equal(run(out, sizeof out, "eval m.enevo --tf32"), 2);
+    assert_non_null(strstr(out, "unknown option '--tf32'"));
+    assert_int_equal(run(out, sizeof out, "help bench"), 0);
+    assert_non_null(strstr(out, "--device"));
+    assert_non_null(strstr(out, "--tf32"));
+#ifndef ENEVO_CUDA
+    /* Before the dataset is even looked for. */
+    assert_int_equal(run(out, sizeof out, "train %s --device cuda --dataset /nonexistent", phen),
+                     1);
+    assert_non_null(strstr(out, "enevo train: device 'cuda': enevo was built without CUDA; "
+                                "rebuild with make CUDA=1"));
+    assert_null(strstr(out, "/nonexistent"));
+    assert_int_equal(run(out, sizeof out, "measure %s --device cuda:1", phen), 1);
+    assert_non_null(strstr(out, "built without CUDA"));
+#endif
+    /* bench takes the real data shape: 10 classes. */
+    char phen10[600];
+    snprintf(phen10, sizeof phen10, "%s/tiny10.phen", enevo_test_tmpdir());
+    FILE *f = fopen(phen10, "w");
+    fputs("layer:conv out_channels:4 kernel_size:3 stride:2 padding:same act:relu bias:True "
+          "input:-1\n"
+          "layer:fc act:softmax out_features:10 bias:True input:0\n"
+          "learning:adam lr:0.001 beta1:0.9 beta2:0.999 weight_decay:0 early_stop:3 "
+          "batch_size:8 epochs:1\n",
+          f);
+    fclose(f);
+    int rc = run(out, sizeof out, "bench %s --device auto --seconds 0.1 --batch-size 8 --json",
+                 phen10);
+    if (rc)
+        fail_msg("bench --device auto failed (%d): %s", rc, out);
+    char *last = strrchr(out, '{');
+    cJSON *j = cJSON_Parse(last);
+    assert_non_null(j);
+    const cJSON *dev = cJSON_GetObjectItem(j, "device");
+    assert_true(cJSON_IsString(dev));
+#ifdef ENEVO_CUDA
+    assert_true(!strcmp(dev->valuestring, "cpu") || !strcmp(dev->valuestring, "cuda:0"));
+#else
+    assert_string_equal(dev->valuestring, "cpu");
+#endif
+    assert_true(cJSON_GetObjectItem(j, "train_images_per_s")->valuedouble > 0);
+    assert_true(cJSON_GetObjectItem(j, "infer_images_per_s")->valuedouble > 0);
+    cJSON_Delete(j);
+    assert_non_null(strstr(out, "device cpu (CPU, ") || strstr(out, "device cuda:0 ("));
+    /* A config's device is checked when it loads, with its place. */
+    char cfg[600];
+    snprintf(cfg, sizeof cfg, "%s/gpu.yaml", enevo_test_tmpdir());
+    f = fopen(cfg, "w");
+    fputs("threads: 1\ndevice: gpu\n", f);
+    fclose(f);
+    assert_int_equal(run(out, sizeof out, "evolve %s --run-dir %s/gpu-run", cfg,
+                         enevo_test_tmpdir()),
+                     1);
+    assert_non_null(strstr(out, "gpu.yaml:2:9: device: unknown device 'gpu'"));
 }
 
 static int count_lines(const char *path)
@@ -279,5 +350,6 @@ const struct CMUnitTest enevo_tests_cli[] = {
     cmocka_unit_test(usage_errors_exit_2),
     cmocka_unit_test(data_and_phenotype_errors_exit_1),
     cmocka_unit_test(train_json_save_and_eval),
+    cmocka_unit_test(device_flag),
 };
 const size_t enevo_tests_cli_count = ENEVO_COUNT(enevo_tests_cli);

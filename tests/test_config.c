@@ -536,6 +536,53 @@ static void config_format_parses_back(void **state)
     round_trip(&c);
 }
 
+/* device: only the spelling is checked at load time, with line:col; a
+ * device this build lacks (cuda without CUDA=1) is the run's error. */
+static void config_device_key(void **state)
+{
+    (void)state;
+    struct enevo_config c;
+    char err[ENEVO_ERR_LEN];
+    enevo_config_defaults(&c);
+    assert_string_equal(c.device, "cpu");
+    assert_false(c.tf32);
+    /* At their defaults the keys are not written, so a run directory made
+     * before they existed hashes as it did and still resumes. */
+    char *t = enevo_config_format(&c);
+    assert_non_null(t);
+    assert_null(strstr(t, "\ndevice:"));
+    assert_null(strstr(t, "\ntf32:"));
+    free(t);
+    const char *ok[] = {"cpu", "auto", "cuda", "cuda:0", "cuda:12"};
+    for (size_t i = 0; i < ENEVO_COUNT(ok); i++) {
+        char text[64];
+        snprintf(text, sizeof text, "threads: 2\ndevice: %s\n", ok[i]);
+        if (parse(text, &c, err))
+            fail_msg("device %s: %s", ok[i], err);
+        assert_string_equal(c.device, ok[i]);
+        round_trip(&c);
+    }
+    assert_int_equal(parse("device: \"cuda:1\"\ntf32: true\n", &c, err), 0);
+    assert_string_equal(c.device, "cuda:1");
+    assert_true(c.tf32);
+    t = enevo_config_format(&c);
+    assert_non_null(strstr(t, "\ndevice: cuda:1\ntf32: true\n"));
+    free(t);
+    round_trip(&c);
+    expect_error("threads: 2\ndevice: gpu\n",
+                 "run.yaml:2:9: device: unknown device 'gpu': expected cpu, cuda, cuda:N or auto",
+                 NULL);
+    expect_error("device: \"cuda:\"\n", "run.yaml:1:9:", "unknown device 'cuda:'", NULL);
+    expect_error("device: cuda:-1\n", "run.yaml:1:9:", "unknown device", NULL);
+    expect_error("device: cuda:1x\n", "run.yaml:1:9:", "unknown device", NULL);
+    expect_error("device: CPU\n", "run.yaml:1:9:", "unknown device 'CPU'", NULL);
+    expect_error("device: cuda:99999999999999\n", "run.yaml:1:9:", "too long", NULL);
+    expect_error("device:\n", "run.yaml:1:8:", "device: expected a non-empty string", NULL);
+    expect_error("device: [cpu]\n", "run.yaml:1:9:", "device: expected a non-empty string",
+                 NULL);
+    expect_error("tf32: maybe\n", "run.yaml:1:7:", "tf32: expected true or false", NULL);
+}
+
 const struct CMUnitTest enevo_tests_config[] = {
     cmocka_unit_test(config_defaults_match_default_yaml),
     cmocka_unit_test(config_default_grammar_is_embedded),
@@ -552,5 +599,6 @@ const struct CMUnitTest enevo_tests_config[] = {
     cmocka_unit_test(config_missing_file_is_eio),
     cmocka_unit_test(config_file_errors_name_the_file),
     cmocka_unit_test(config_format_parses_back),
+    cmocka_unit_test(config_device_key),
 };
 const size_t enevo_tests_config_count = ENEVO_COUNT(enevo_tests_config);

@@ -392,6 +392,69 @@ static void auto_falls_back_to_model_and_says_why(void **state)
     enevo_meter_close(m);
 }
 
+/* The device the work runs on decides auto: a cpu device never gets nvml
+ * (it would measure an idle GPU), a cuda:N device gets nvml on GPU N. */
+static void auto_follows_the_compute_device(void **state)
+{
+    (void)state;
+    struct enevo_meter_cfg c = enevo_meter_defaults();
+    char root[512], chosen[2 * ENEVO_ERR_LEN], err[ENEVO_ERR_LEN] = "";
+    pathf(root, sizeof root, "%s/no-powercap-for-devices", enevo_test_tmpdir());
+    c.rapl_root = root;
+    struct enevo_meter *m = NULL;
+    /* cpu wins over a stale on_gpu */
+    c.on_gpu = true;
+    snprintf(c.compute_device, sizeof c.compute_device, "cpu");
+    assert_int_equal(enevo_meter_open("auto", &c, &m, chosen, sizeof chosen, err, sizeof err), 0);
+    assert_string_equal(m->label, "model-estimate");
+    assert_false(m->cfg.on_gpu);
+    assert_non_null(strstr(chosen, "nvml not tried: the work runs on the CPU"));
+    assert_null(strstr(chosen, "NVML is not available"));
+    enevo_meter_close(m);
+    m = NULL;
+    /* and picks RAPL where there is a tree, saying why not nvml */
+    char tree[512];
+    make_tree(tree, sizeof tree, "device", false, 1000000000);
+    c.rapl_root = tree;
+    assert_int_equal(enevo_meter_open("auto", &c, &m, chosen, sizeof chosen, err, sizeof err), 0);
+    assert_string_equal(m->label, "rapl-package");
+    assert_non_null(strstr(chosen, "nvml not tried"));
+    enevo_meter_close(m);
+    m = NULL;
+    c.rapl_root = root;
+    /* an explicit nvml stays allowed with a cpu device */
+    int rc = enevo_meter_open("nvml", &c, &m, NULL, 0, err, sizeof err);
+    if (!nvml_loads())
+        assert_int_equal(rc, ENEVO_EUNSUPPORTED);
+    if (rc)
+        assert_null(strstr(err, "compute device"));
+    enevo_meter_close(m);
+    m = NULL;
+    /* cuda:N: nvml on GPU N (a GPU that does not exist is an error, not a
+     * reason to measure something else; no driver falls back with reasons) */
+    c.on_gpu = false;
+    c.nvml_device = 0;
+    snprintf(c.compute_device, sizeof c.compute_device, "cuda:999");
+    rc = enevo_meter_open("auto", &c, &m, chosen, sizeof chosen, err, sizeof err);
+    if (rc) {
+        assert_true(nvml_loads());
+        assert_non_null(strstr(err, "999"));
+    } else {
+        assert_true(m->cfg.on_gpu);
+        assert_int_equal(m->cfg.nvml_device, 999);
+        assert_string_equal(m->label, "model-estimate");
+        assert_non_null(strstr(chosen, "NVML is not available"));
+        enevo_meter_close(m);
+    }
+    m = NULL;
+    /* a name that is no device */
+    snprintf(c.compute_device, sizeof c.compute_device, "gpu");
+    assert_int_equal(enevo_meter_open("auto", &c, &m, chosen, sizeof chosen, err, sizeof err),
+                     ENEVO_EINVAL);
+    assert_null(m);
+    assert_non_null(strstr(err, "unknown compute device 'gpu'"));
+}
+
 static void model_estimate_grows_and_is_deterministic(void **state)
 {
     (void)state;
@@ -547,6 +610,7 @@ const struct CMUnitTest enevo_tests_energy[] = {
     cmocka_unit_test(rapl_unreadable_counter_names_the_file),
     cmocka_unit_test(nvml_absent_is_unsupported_or_reads_live),
     cmocka_unit_test(auto_falls_back_to_model_and_says_why),
+    cmocka_unit_test(auto_follows_the_compute_device),
     cmocka_unit_test(model_estimate_grows_and_is_deterministic),
     cmocka_unit_test(model_meter_matches_the_estimate),
     cmocka_unit_test(fake_meter_arithmetic),

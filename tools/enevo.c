@@ -38,6 +38,7 @@ struct args {
     const char *grammar;
     const char *run_dir;
     const char *meter;
+    const char *device; /* NULL: cpu, or the config's for evolve and resume */
     int repetitions, networks;
     double window;
     int generations, lambda;
@@ -46,6 +47,7 @@ struct args {
     double seconds;
     uint64_t seed;
     bool json;
+    bool tf32;
     bool seed_set;
 };
 
@@ -69,6 +71,8 @@ enum flag_bit {
     F_REPS = 1 << 16,
     F_WINDOW = 1 << 17,
     F_NETWORKS = 1 << 18,
+    F_DEVICE = 1 << 19,
+    F_TF32 = 1 << 20,
 };
 
 struct command {
@@ -129,6 +133,10 @@ static int parse_args(const struct command *c, int argc, char **argv, struct arg
             a->json = true;
             continue;
         }
+        if (!strcmp(f, "--tf32") && (c->flags & F_TF32)) {
+            a->tf32 = true;
+            continue;
+        }
         if (!strcmp(f, "-h") || !strcmp(f, "--help")) {
             printf("usage: enevo %s\n\n%s\n", c->usage, c->help);
             exit(0);
@@ -168,6 +176,7 @@ static int parse_args(const struct command *c, int argc, char **argv, struct arg
                    (!strcmp(f, "--grammar") && (c->flags & F_GRAMMAR)) ||
                    (!strcmp(f, "--run-dir") && (c->flags & F_RUNDIR)) ||
                    (!strcmp(f, "--meter") && (c->flags & F_METER)) ||
+                   (!strcmp(f, "--device") && (c->flags & F_DEVICE)) ||
                    (!strcmp(f, "--window") && (c->flags & F_WINDOW)) ||
                    (!strcmp(f, "--seconds") && (c->flags & F_SECONDS))))
             return usage_error(c, "%s needs a value", f);
@@ -190,6 +199,8 @@ static int parse_args(const struct command *c, int argc, char **argv, struct arg
             a->run_dir = argv[++i];
         } else if (!strcmp(f, "--meter") && (c->flags & F_METER)) {
             a->meter = argv[++i];
+        } else if (!strcmp(f, "--device") && (c->flags & F_DEVICE)) {
+            a->device = argv[++i];
         } else if (!strcmp(f, "--window") && (c->flags & F_WINDOW)) {
             char *end;
             a->window = strtod(v, &end);
@@ -217,6 +228,21 @@ static int fail(const char *cmd, const char *err, int rc)
 {
     fprintf(stderr, "enevo %s: %s (%s)\n", cmd, err, enevo_strerror(rc));
     return 1;
+}
+
+/* The device a command runs on, resolved once at its start so that a bad
+ * name or a missing GPU fails before any work. */
+struct device {
+    char name[16];  /* canonical: "cpu", "cuda:0"; what the nets are given */
+    char desc[256]; /* "CPU, 2 threads", "NVIDIA H100 80GB HBM3" */
+};
+
+static int resolve_device(const char *cmd, const char *want, struct device *dv)
+{
+    char err[ENEVO_ERR_LEN];
+    int rc = enevo_device_resolve(want ? want : "cpu", dv->name, sizeof dv->name, dv->desc,
+                                  sizeof dv->desc, err, sizeof err);
+    return rc ? fail(cmd, err, rc) : 0;
 }
 
 static long peak_rss_kib(void)
@@ -254,6 +280,9 @@ static int load_data(const char *cmd, const struct args *a, struct enevo_data *d
 static int cmd_train(const struct args *a)
 {
     char err[ENEVO_ERR_LEN];
+    struct device dv;
+    if (resolve_device("train", a->device, &dv))
+        return 1;
     struct enevo_phenotype p;
     int rc = enevo_phenotype_load(a->positional, &p, err, sizeof err);
     if (rc)
@@ -298,7 +327,7 @@ static int cmd_train(const struct args *a)
         tr = &subset;
     }
     struct enevo_net_opts no = {.batch = p.learning.batch_size, .training = true,
-                                .threads = a->threads};
+                                .threads = a->threads, .device = dv.name, .tf32 = a->tf32};
     if ((rc = enevo_net_create(&p, in, n_classes, &no, &net, err, sizeof err))) {
         fail("train", err, rc);
         goto out;
@@ -316,10 +345,10 @@ static int cmd_train(const struct args *a)
     FILE *log = a->json ? stderr : stdout;
     fprintf(log,
             "enevo train %s: %zu parameters, %.2f MFLOP/image, %s, batch %d, up to %d epochs, "
-            "%d train / %d validation images, %d threads\n",
+            "%d train / %d validation images, %d threads, device %s (%s)\n",
             a->positional, enevo_net_param_count(net), enevo_net_flops(net) / 1e6,
             enevo_optimizer_name(p.learning.optimizer), p.learning.batch_size, p.learning.epochs,
-            tr->n, split.validation.n, omp_get_max_threads());
+            tr->n, split.validation.n, omp_get_max_threads(), dv.name, dv.desc);
     struct enevo_train_opts to = enevo_train_defaults();
     to.epochs = p.learning.epochs;
     to.patience = p.learning.early_stop;
@@ -332,7 +361,8 @@ static int cmd_train(const struct args *a)
         goto out;
     }
     /* Inference runs on a net without gradient buffers, at a larger batch. */
-    struct enevo_net_opts io = {.batch = 256, .training = false, .threads = a->threads};
+    struct enevo_net_opts io = {.batch = 256, .training = false, .threads = a->threads,
+                                .device = dv.name, .tf32 = a->tf32};
     if ((rc = enevo_net_create(&p, in, n_classes, &io, &infer, err, sizeof err))) {
         fail("train", err, rc);
         goto out;
@@ -427,6 +457,7 @@ static int cmd_train(const struct args *a)
         cJSON_AddNumberToObject(o, "seconds", secs);
         cJSON_AddNumberToObject(o, "seed", (double)a->seed);
         cJSON_AddNumberToObject(o, "threads", omp_get_max_threads());
+        cJSON_AddStringToObject(o, "device", dv.name);
         cJSON_AddNumberToObject(o, "peak_rss_mib", peak_rss_kib() / 1024.0);
         print_json(o);
     }
@@ -445,6 +476,9 @@ out:
 static int cmd_eval(const struct args *a)
 {
     char err[ENEVO_ERR_LEN];
+    struct device dv;
+    if (resolve_device("eval", a->device, &dv))
+        return 1;
     struct enevo_model_file m;
     int rc = enevo_model_load(a->positional, &m, err, sizeof err);
     if (rc)
@@ -476,7 +510,8 @@ static int cmd_eval(const struct args *a)
         for (size_t i = 0; i < n; i++)
             d.test.x[i] = (d.test.x[i] * d.std + d.mean - m.mean) / m.std;
     }
-    struct enevo_net_opts no = {.batch = a->batch_size ? a->batch_size : 256, .threads = a->threads};
+    struct enevo_net_opts no = {.batch = a->batch_size ? a->batch_size : 256, .threads = a->threads,
+                                .device = dv.name};
     struct enevo_shape in = {m.in_c, m.in_h, m.in_w};
     if ((rc = enevo_net_create(&p, in, m.n_classes, &no, &net, err, sizeof err))) {
         fail("eval", err, rc);
@@ -499,8 +534,9 @@ static int cmd_eval(const struct args *a)
     }
     double acc = accs[0], loss = losses[0];
     FILE *log = a->json ? stderr : stdout;
-    fprintf(log, "%s on %s (%d test images): accuracy %.2f%%, loss %.4f, %.0f img/s\n",
-            a->positional, a->dataset, d.test.n, 100 * acc, loss, ips);
+    fprintf(log,
+            "%s on %s (%d test images), device %s (%s): accuracy %.2f%%, loss %.4f, %.0f img/s\n",
+            a->positional, a->dataset, d.test.n, dv.name, dv.desc, 100 * acc, loss, ips);
     bool two = enevo_net_heads(net) == 2;
     if (two)
         fprintf(log, "  two-headed (partition after layer %d): early-exit head accuracy %.2f%%, "
@@ -516,6 +552,7 @@ static int cmd_eval(const struct args *a)
             cJSON_AddNumberToObject(o, "test_loss_1", losses[1]);
         }
         cJSON_AddNumberToObject(o, "test_images", d.test.n);
+        cJSON_AddStringToObject(o, "device", dv.name);
         cJSON_AddNumberToObject(o, "infer_images_per_s", ips);
         cJSON_AddNumberToObject(o, "params", (double)m.n_params);
         cJSON_AddNumberToObject(o, "flops_per_image", enevo_net_flops(net));
@@ -543,38 +580,51 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-/* Images per second of `step` over three windows of seconds/3 each, after a
- * warm-up; the median window. */
-static double throughput(struct enevo_net *net, struct enevo_optim *opt, const float *x,
-                         const uint8_t *y, double seconds)
+/* Images per second over three windows of seconds/3 each, after a warm-up;
+ * the median window. Training (opt set): enevo_net_train_steps calls of
+ * `steps` steps over the data bound at slot 0. Inference: reruns of the
+ * input of an earlier enevo_net_forward (enevo_net_forward_again). Each
+ * window ends with a sync before the clock is read, so the work a GPU
+ * queued asynchronously is counted in its window (train_steps syncs too). */
+static int throughput(struct enevo_net *net, struct enevo_optim *opt, const int *order,
+                      const uint64_t *keys, int steps, double seconds, double *ips)
 {
-    int batch = enevo_net_batch(net);
+    int batch = enevo_net_batch(net), rc;
     double w[3];
     for (int r = -1; r < 3; r++) {
         double window = r < 0 ? fmin(0.5, seconds / 6) : seconds / 3;
-        double t0 = enevo_now(), t;
-        long steps = 0;
+        double t0 = enevo_now();
+        long calls = 0;
+        double images = 0;
         do {
             if (opt) {
-                enevo_net_forward(net, x, true, (uint64_t)steps);
-                enevo_net_loss(net, y, batch, NULL);
-                enevo_net_backward(net);
-                enevo_optim_step(opt, enevo_net_params(net), enevo_net_grads(net));
+                double loss = 0;
+                rc = enevo_net_train_steps(net, opt, order, keys, steps, &loss);
+                images += (double)steps * batch;
             } else {
-                enevo_net_forward(net, x, false, 0);
+                rc = enevo_net_forward_again(net);
+                images += batch;
             }
-            steps++;
-            t = enevo_now() - t0;
-        } while (t < window || steps < 3);
+            if (rc)
+                return rc;
+            calls++;
+        } while (enevo_now() - t0 < window || calls < (opt ? 1 : 3));
+        if ((rc = enevo_net_sync(net)))
+            return rc;
+        double t = enevo_now() - t0;
         if (r >= 0)
-            w[r] = steps * (double)batch / t;
+            w[r] = images / t;
     }
-    return median(w, 3);
+    *ips = median(w, 3);
+    return 0;
 }
 
 static int cmd_bench(const struct args *a)
 {
     char err[ENEVO_ERR_LEN];
+    struct device dv;
+    if (resolve_device("bench", a->device, &dv))
+        return 1;
     struct enevo_phenotype p;
     int rc = enevo_phenotype_load(a->positional, &p, err, sizeof err);
     if (rc)
@@ -585,10 +635,19 @@ static int cmd_bench(const struct args *a)
     int classes = 10, status = 1;
     struct enevo_net *tn = NULL, *in_net = NULL;
     struct enevo_optim opt = {0};
-    float *x = NULL;
-    uint8_t *y = NULL;
-    struct enevo_net_opts to = {.batch = batch, .training = true, .threads = a->threads};
-    struct enevo_net_opts io = {.batch = batch, .training = false, .threads = a->threads};
+    struct enevo_dataset set = {0};
+    int *order = NULL;
+    uint64_t *keys = NULL;
+    /* The cost of a step does not depend on the learning rate. At rate 0
+     * the weights stay put, so training on random labels cannot diverge (a
+     * non-finite loss ends enevo_net_train_steps early and would spoil the
+     * count). */
+    struct enevo_learning_spec spec = p.learning;
+    spec.lr = spec.lr_weights = spec.lr_biases = 0;
+    struct enevo_net_opts to = {.batch = batch, .training = true, .threads = a->threads,
+                                .device = dv.name, .tf32 = a->tf32};
+    struct enevo_net_opts io = {.batch = batch, .training = false, .threads = a->threads,
+                                .device = dv.name, .tf32 = a->tf32};
     if ((rc = enevo_net_create(&p, in, classes, &to, &tn, err, sizeof err)) ||
         (rc = enevo_net_create(&p, in, classes, &io, &in_net, err, sizeof err))) {
         fail("bench", err, rc);
@@ -601,43 +660,68 @@ static int cmd_bench(const struct args *a)
            sizeof(float) * enevo_net_param_count(tn));
     int nseg;
     const struct enevo_param_seg *segs = enevo_net_segments(tn, &nseg);
-    if ((rc = enevo_optim_init(&opt, &p.learning, enevo_net_param_count(tn), segs, nseg, err,
+    if ((rc = enevo_optim_init(&opt, &spec, enevo_net_param_count(tn), segs, nseg, err,
                                sizeof err))) {
         fail("bench", err, rc);
         goto out;
     }
-    /* Real data shape; values like normalised pixels. */
-    size_t nx = (size_t)batch * in.c * in.h * in.w;
-    x = malloc(sizeof(float) * nx);
-    y = malloc((size_t)batch);
-    if (!x || !y) {
+    /* A bound set of up to 16 batches in the real data shape, values like
+     * normalised pixels (at most ~256 MiB of them: big batches cycle over
+     * fewer); one train_steps call of 16 steps goes through it. */
+    const int steps = 16;
+    size_t img = (size_t)in.c * in.h * in.w;
+    int nb = (int)fmin(steps, fmax(1, (256.0 * 1048576) / (sizeof(float) * img * batch)));
+    set = (struct enevo_dataset){.n = nb * batch, .c = in.c, .h = in.h, .w = in.w,
+                                 .n_classes = classes};
+    set.x = malloc(sizeof(float) * img * (size_t)set.n);
+    set.y = malloc((size_t)set.n);
+    order = malloc(sizeof(int) * (size_t)steps * batch);
+    keys = malloc(sizeof(uint64_t) * steps);
+    if (!set.x || !set.y || !order || !keys) {
         fail("bench", "out of memory", ENEVO_ENOMEM);
         goto out;
     }
-    for (size_t i = 0; i < nx; i++)
-        x[i] = enevo_rng_normal(&r);
-    for (int i = 0; i < batch; i++)
-        y[i] = (uint8_t)enevo_rng_below(&r, (uint32_t)classes);
-    double train_ips = throughput(tn, &opt, x, y, a->seconds);
-    double infer_ips = throughput(in_net, NULL, x, y, a->seconds);
+    for (size_t i = 0; i < img * (size_t)set.n; i++)
+        set.x[i] = enevo_rng_normal(&r);
+    for (int i = 0; i < set.n; i++)
+        set.y[i] = (uint8_t)enevo_rng_below(&r, (uint32_t)classes);
+    for (int s = 0; s < steps; s++) {
+        keys[s] = (uint64_t)s;
+        for (int i = 0; i < batch; i++)
+            order[(size_t)s * batch + i] = (s % nb) * batch + i;
+    }
+    double train_ips = 0, infer_ips = 0;
+    if ((rc = enevo_net_bind_data(tn, 0, &set, err, sizeof err))) {
+        fail("bench", err, rc);
+        goto out;
+    }
+    /* The inference windows rerun this first batch, already on the device. */
+    if ((rc = throughput(tn, &opt, order, keys, steps, a->seconds, &train_ips)) ||
+        (rc = enevo_net_forward(in_net, set.x, false, 0)) ||
+        (rc = throughput(in_net, NULL, NULL, NULL, 0, a->seconds, &infer_ips))) {
+        fail("bench", "a benchmark step failed", rc);
+        goto out;
+    }
     double flops = enevo_net_flops(tn);
     /* A training step costs about three forward passes (forward, backward
      * data, backward weights): the usual estimate, not a count. */
     double train_gflops = train_ips * 3 * flops / 1e9, infer_gflops = infer_ips * flops / 1e9;
     FILE *log = a->json ? stderr : stdout;
     fprintf(log,
-            "%s: batch %d, %d threads, %zu params, %.2f MFLOP/image\n"
+            "%s: batch %d, %d threads, device %s (%s)%s, %zu params, %.2f MFLOP/image\n"
             "  training  %9.0f img/s  (~%.1f GFLOP/s, 3x forward estimate)\n"
             "  inference %9.0f img/s  (%.1f GFLOP/s)\n"
             "  activation arena %.1f MiB (training net)\n",
-            a->positional, batch, omp_get_max_threads(), enevo_net_param_count(tn), flops / 1e6,
-            train_ips, train_gflops, infer_ips, infer_gflops,
-            enevo_net_arena_bytes(tn) / 1048576.0);
+            a->positional, batch, omp_get_max_threads(), dv.name, dv.desc,
+            a->tf32 ? ", tf32" : "", enevo_net_param_count(tn), flops / 1e6, train_ips,
+            train_gflops, infer_ips, infer_gflops, enevo_net_arena_bytes(tn) / 1048576.0);
     if (a->json) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "phenotype_file", a->positional);
         cJSON_AddNumberToObject(o, "batch_size", batch);
         cJSON_AddNumberToObject(o, "threads", omp_get_max_threads());
+        cJSON_AddStringToObject(o, "device", dv.name);
+        cJSON_AddBoolToObject(o, "tf32", a->tf32);
         cJSON_AddNumberToObject(o, "train_images_per_s", train_ips);
         cJSON_AddNumberToObject(o, "infer_images_per_s", infer_ips);
         cJSON_AddNumberToObject(o, "params", (double)enevo_net_param_count(tn));
@@ -649,11 +733,12 @@ static int cmd_bench(const struct args *a)
     }
     status = 0;
 out:
-    free(x);
-    free(y);
     enevo_optim_free(&opt);
     enevo_net_free(tn);
     enevo_net_free(in_net);
+    enevo_dataset_free(&set);
+    free(order);
+    free(keys);
     enevo_phenotype_free(&p);
     return status;
 }
@@ -670,14 +755,16 @@ static char *slurp(const char *cmd, const char *path)
     return text;
 }
 
-/* The meter a command asked for, with the config's model coefficients; says
- * which one auto picked. */
+/* The meter a command asked for, with the config's model coefficients, for
+ * work on `device` (resolved: auto then measures a cuda:N device with nvml
+ * on GPU N, and never uses nvml for the CPU); says which one auto picked. */
 static int open_meter(const char *cmd, const char *name, const struct enevo_config *c,
-                      struct enevo_meter **m, FILE *log)
+                      const char *device, struct enevo_meter **m, FILE *log)
 {
-    char err[ENEVO_ERR_LEN], chosen[256] = "";
+    char err[ENEVO_ERR_LEN], chosen[2 * ENEVO_ERR_LEN + 256] = "";
     struct enevo_meter_cfg mc = enevo_meter_defaults();
     mc.nvml_device = c->nvml_device;
+    snprintf(mc.compute_device, sizeof mc.compute_device, "%s", device);
     mc.e_flop_pj = c->e_flop_pj;
     mc.e_byte_pj = c->e_byte_pj;
     mc.static_w = c->static_w;
@@ -695,9 +782,13 @@ static int open_meter(const char *cmd, const char *name, const struct enevo_conf
     return 0;
 }
 
-/* Shared by evolve and resume: data as the config says, then the run. */
+/* Shared by evolve and resume: data as the config says, then the run.
+ * config_text is what the run directory records and its checkpoint hashes;
+ * `c` may differ from it by what resume lets the command line override
+ * (threads, device). Takes config_text (frees it). */
 static int run_evolution(const char *cmd, const struct args *a, struct enevo_config *c,
-                         const char *grammar_text, const char *grammar_name, const char *run_dir)
+                         char *config_text, const char *grammar_text, const char *grammar_name,
+                         const char *run_dir)
 {
     char err[ENEVO_ERR_LEN];
     int status = 1, rc;
@@ -705,9 +796,17 @@ static int run_evolution(const char *cmd, const struct args *a, struct enevo_con
     struct enevo_data d = {0};
     struct enevo_split split = {0};
     struct enevo_dataset subset = {0};
-    char *config_text = enevo_config_format(c);
     if (!config_text)
         return fail(cmd, "out of memory", ENEVO_ENOMEM);
+    FILE *log = a->json ? stderr : stdout;
+    if (c->threads > 0)
+        omp_set_num_threads(c->threads);
+    /* Every net of the run gets the resolved name, so auto is decided once. */
+    struct device dv;
+    if (resolve_device(cmd, c->device, &dv))
+        goto out;
+    snprintf(c->device, sizeof c->device, "%s", dv.name);
+    fprintf(log, "enevo %s: device %s (%s)%s\n", cmd, dv.name, dv.desc, c->tf32 ? ", tf32" : "");
     if ((rc = enevo_grammar_parse(grammar_text, grammar_name, &g, err, sizeof err))) {
         fail(cmd, err, rc);
         goto out;
@@ -738,12 +837,10 @@ static int run_evolution(const char *cmd, const struct args *a, struct enevo_con
     }
     struct enevo_evo_data ed = {tr, &split.validation, &split.fitness, &d.test, d.mean, d.std};
     struct enevo_meter *meter = NULL;
-    if (open_meter(cmd, c->meter, c, &meter, a->json ? stderr : stdout))
+    if (open_meter(cmd, c->meter, c, dv.name, &meter, log))
         goto out;
-    struct enevo_evo_opts o = {.run_dir = run_dir, .log = a->json ? stderr : stdout,
-                               .threads = c->threads, .meter = meter};
-    if (c->threads > 0)
-        omp_set_num_threads(c->threads);
+    struct enevo_evo_opts o = {.run_dir = run_dir, .log = log, .threads = c->threads,
+                               .meter = meter};
     if (c->default_train_time > 0)
         fprintf(stderr, "enevo %s: note: default_train_time %.17g s is a wall-clock budget: "
                         "results will not reproduce from the seed (default_train_epochs does)\n",
@@ -756,7 +853,6 @@ static int run_evolution(const char *cmd, const struct args *a, struct enevo_con
         free(res.best_phenotype);
         goto out;
     }
-    FILE *log = a->json ? stderr : stdout;
     fprintf(log,
             "%s: %d generations, %d evaluations, %.0f s (evolution overhead %.2f s = %.3f%%)\n"
             "best: fitness %.4f, fitness-split accuracy %.4f, test accuracy %.4f\n"
@@ -767,6 +863,7 @@ static int run_evolution(const char *cmd, const struct args *a, struct enevo_con
     if (a->json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "run_dir", run_dir);
+        cJSON_AddStringToObject(j, "device", dv.name);
         cJSON_AddNumberToObject(j, "best_fitness", res.best_fitness);
         cJSON_AddNumberToObject(j, "best_accuracy", res.best_accuracy);
         cJSON_AddNumberToObject(j, "best_test_accuracy", res.best_test_accuracy);
@@ -786,6 +883,18 @@ out:
     enevo_split_free(&split);
     enevo_data_free(&d);
     return status;
+}
+
+/* --device NAME for evolve and resume, in place of the config's; a name
+ * that does not resolve fails now. The name is kept as given (auto stays
+ * auto, as in a config file) unless it does not fit. */
+static int override_device(const char *cmd, struct enevo_config *c, const char *name)
+{
+    struct device dv;
+    if (resolve_device(cmd, name, &dv))
+        return 1;
+    snprintf(c->device, sizeof c->device, "%s", strlen(name) < sizeof c->device ? name : dv.name);
+    return 0;
 }
 
 static int cmd_evolve(const struct args *a)
@@ -818,6 +927,10 @@ static int cmd_evolve(const struct args *a)
         c.default_train_epochs = a->epochs;
     if (a->threads)
         c.threads = a->threads;
+    if (a->device && override_device("evolve", &c, a->device))
+        return 1;
+    if (a->tf32)
+        c.tf32 = true;
     if (a->meter) {
         if (strcmp(a->meter, "auto") && strcmp(a->meter, "nvml") && strcmp(a->meter, "rapl") &&
             strcmp(a->meter, "model")) {
@@ -837,8 +950,8 @@ static int cmd_evolve(const struct args *a)
         snprintf(dir, sizeof dir, "%s", a->run_dir);
     else
         snprintf(dir, sizeof dir, "runs/seed%llu", (unsigned long long)c.seed);
-    int status = run_evolution("evolve", a, &c, gtext, a->grammar ? a->grammar : "default.grammar",
-                               dir);
+    int status = run_evolution("evolve", a, &c, enevo_config_format(&c), gtext,
+                               a->grammar ? a->grammar : "default.grammar", dir);
     free(gtext);
     return status;
 }
@@ -869,9 +982,19 @@ static int cmd_resume(const struct args *a)
         free(gtext);
         return fail("resume", err, rc);
     }
+    /* The recorded config, before the overrides: they change how the run
+     * computes, not what it is, so the checkpoint still matches. A run
+     * resumes on the device it recorded unless --device says otherwise
+     * (results then differ in the last bits from an uninterrupted run). */
+    char *config_text = enevo_config_format(&c);
     if (a->threads)
         c.threads = a->threads;
-    int status = run_evolution("resume", a, &c, gtext, "grammar.used", a->positional);
+    if (a->device && override_device("resume", &c, a->device)) {
+        free(config_text);
+        free(gtext);
+        return 1;
+    }
+    int status = run_evolution("resume", a, &c, config_text, gtext, "grammar.used", a->positional);
     free(gtext);
     return status;
 }
@@ -879,7 +1002,7 @@ static int cmd_resume(const struct args *a)
 /* A network to measure: a model file (its weights) or a phenotype (random
  * weights: the energy of inference hardly depends on their values). */
 static int load_for_inference(const char *cmd, const char *path, int batch, int threads,
-                              struct enevo_net **net, struct enevo_shape *in)
+                              const char *device, struct enevo_net **net, struct enevo_shape *in)
 {
     char err[ENEVO_ERR_LEN];
     struct enevo_model_file mf = {0};
@@ -903,7 +1026,8 @@ static int load_for_inference(const char *cmd, const char *path, int batch, int 
         enevo_model_file_free(&mf);
         return fail(cmd, err, rc);
     }
-    struct enevo_net_opts no = {.batch = batch, .training = false, .threads = threads};
+    struct enevo_net_opts no = {.batch = batch, .training = false, .threads = threads,
+                                .device = device};
     rc = enevo_net_create(&p, *in, is_model ? mf.n_classes : 10, &no, net, err, sizeof err);
     enevo_phenotype_free(&p);
     if (!rc && is_model) {
@@ -949,9 +1073,11 @@ static int cmd_measure(const struct args *a)
     struct enevo_net *net = NULL;
     struct enevo_shape in;
     struct enevo_meter *m = NULL;
-    if (load_for_inference("measure", a->positional, batch, a->threads, &net, &in))
+    struct device dv;
+    if (resolve_device("measure", a->device, &dv) ||
+        load_for_inference("measure", a->positional, batch, a->threads, dv.name, &net, &in))
         return 1;
-    if (open_meter("measure", a->meter ? a->meter : c.meter, &c, &m, log)) {
+    if (open_meter("measure", a->meter ? a->meter : c.meter, &c, dv.name, &m, log)) {
         enevo_net_free(net);
         return 1;
     }
@@ -970,20 +1096,22 @@ static int cmd_measure(const struct args *a)
     }
     const char *tag = r.estimate ? " (estimate)" : "";
     fprintf(log,
-            "%s: batch %d, %d threads, %.2f MFLOP/image, meter %s%s\n"
+            "%s: batch %d, %d threads, device %s (%s), %.2f MFLOP/image, meter %s%s\n"
             "  energy per inference  %.4g J%s  (95%% CI %.4g - %.4g, median of %d windows of "
             ">= %.2g s)\n"
             "  net of idle           %.4g J%s  (idle %.3g W)\n"
             "  average power         %.4g W%s\n"
             "  latency               %.4g ms per batch, %.4g us per image (measured)\n"
             "  throughput            %.0f images/s (measured)\n",
-            a->positional, batch, omp_get_max_threads(), enevo_net_flops(net) / 1e6, r.label,
+            a->positional, batch, omp_get_max_threads(), dv.name, dv.desc,
+            enevo_net_flops(net) / 1e6, r.label,
             r.estimate ? " (no sensor: estimate)" : "", r.j_per_inference, tag, r.ci_low,
             r.ci_high, r.repetitions, r.window_s, r.j_per_inference_net, tag, r.idle_w, r.power_w,
             tag, 1e3 * r.latency_batch_s, 1e6 * r.latency_image_s, r.images_per_s);
     if (a->json) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "file", a->positional);
+        cJSON_AddStringToObject(o, "device", dv.name);
         cJSON_AddStringToObject(o, "meter", r.label);
         cJSON_AddBoolToObject(o, "estimate", r.estimate);
         cJSON_AddNumberToObject(o, "energy_j_per_inference", r.j_per_inference);
@@ -1052,8 +1180,11 @@ static int cmd_calibrate(const struct args *a)
     enevo_config_defaults(&c);
     FILE *log = a->json ? stderr : stdout;
     struct enevo_meter *m = NULL;
-    if (open_meter("calibrate", a->meter ? a->meter : "auto", &c, &m, log))
+    struct device dv;
+    if (resolve_device("calibrate", a->device, &dv) ||
+        open_meter("calibrate", a->meter ? a->meter : "auto", &c, dv.name, &m, log))
         return 1;
+    fprintf(log, "enevo calibrate: device %s (%s)\n", dv.name, dv.desc);
     if (m->estimate) {
         fprintf(stderr, "enevo calibrate: the %s meter is itself the estimate; calibration needs "
                         "a real meter (rapl or nvml), and none is available here\n",
@@ -1086,7 +1217,7 @@ static int cmd_calibrate(const struct args *a)
         free(text);
         if (!ok)
             continue;
-        struct enevo_net_opts no = {.batch = batch, .threads = a->threads};
+        struct enevo_net_opts no = {.batch = batch, .threads = a->threads, .device = dv.name};
         ok = !enevo_net_create(&p, (struct enevo_shape){1, 28, 28}, 10, &no, &net, err,
                                sizeof err) &&
              enevo_net_flops(net) < 30e6;
@@ -1146,6 +1277,7 @@ static int cmd_calibrate(const struct args *a)
             got, m->label, coef[0] * 1e12, coef[1] * 1e12, coef[2], 100 * rms);
     if (a->json) {
         cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "device", dv.name);
         cJSON_AddStringToObject(o, "meter", m->label);
         cJSON_AddNumberToObject(o, "networks", got);
         cJSON_AddNumberToObject(o, "e_flop_pj", coef[0] * 1e12);
@@ -1216,51 +1348,70 @@ static int cmd_report(const struct args *a)
 
 static int cmd_help(const struct args *a);
 
+#define DEVICE_HELP                                                                            \
+    "--device: cpu (the default), cuda (= cuda:0), cuda:N, or auto (cuda:0 when enevo was\n"  \
+    "built with make CUDA=1 and a GPU is usable, else cpu)."
+#define TF32_HELP                                                                              \
+    "\n--tf32: on a GPU, convolutions may use TF32 tensor cores (~1e-3 relative error; off:\n" \
+    "strict fp32)."
+
 static const struct command commands[] = {
     {"train", cmd_train,
      "train PHENOTYPE_FILE [--dataset DIR] [--epochs N] [--batch-size N] [--train-subset N]\n"
-     "             [--seed N] [--threads N] [--resize S] [--save FILE] [--json]",
+     "             [--seed N] [--threads N] [--device D] [--tf32] [--resize S] [--save FILE]\n"
+     "             [--json]",
      "Train the network a phenotype describes on the train split (42,000 images), with early\n"
      "stopping on the validation split (12,000), then report accuracy on the fitness split\n"
-     "(6,000) and the official test set. Flags override the phenotype's learning values.",
-     F_DATASET | F_EPOCHS | F_BATCH | F_SUBSET | F_SEED | F_THREADS | F_SAVE | F_JSON | F_RESIZE},
-    {"eval", cmd_eval, "eval MODEL_FILE [--dataset DIR] [--batch-size N] [--threads N] [--json]",
-     "Test accuracy and loss of a saved model on the dataset's test images.",
-     F_DATASET | F_BATCH | F_THREADS | F_JSON},
+     "(6,000) and the official test set. Flags override the phenotype's learning values.\n"
+     DEVICE_HELP TF32_HELP,
+     F_DATASET | F_EPOCHS | F_BATCH | F_SUBSET | F_SEED | F_THREADS | F_SAVE | F_JSON | F_RESIZE |
+         F_DEVICE | F_TF32},
+    {"eval", cmd_eval,
+     "eval MODEL_FILE [--dataset DIR] [--batch-size N] [--threads N] [--device D] [--json]",
+     "Test accuracy and loss of a saved model on the dataset's test images.\n" DEVICE_HELP,
+     F_DATASET | F_BATCH | F_THREADS | F_JSON | F_DEVICE},
     {"bench", cmd_bench,
-     "bench PHENOTYPE_FILE [--batch-size N] [--threads N] [--seconds S] [--resize S] [--json]",
+     "bench PHENOTYPE_FILE [--batch-size N] [--threads N] [--device D] [--tf32] [--seconds S]\n"
+     "             [--resize S] [--json]",
      "Training and inference images/s on the real data shape (1x28x28, 10 classes), median of\n"
-     "three windows after a warm-up.",
-     F_BATCH | F_THREADS | F_SECONDS | F_JSON | F_SEED | F_RESIZE},
+     "three windows after a warm-up. Training steps run over 16 batches of random images bound\n"
+     "to the net (on a GPU: in device memory), at learning rate 0; inference reruns one batch.\n"
+     DEVICE_HELP TF32_HELP,
+     F_BATCH | F_THREADS | F_SECONDS | F_JSON | F_SEED | F_RESIZE | F_DEVICE | F_TF32},
     {"evolve", cmd_evolve,
      "evolve [CONFIG] [--grammar FILE] [--run-dir DIR] [--seed N] [--generations N]\n"
      "             [--lambda N] [--train-subset N] [--epochs N] [--meter M] [--threads N]\n"
-     "             [--dataset DIR] [--json]",
+     "             [--device D] [--tf32] [--dataset DIR] [--json]",
      "Grammar-based neuroevolution, (1+lambda) strategy. CONFIG is YAML or JSON (ENERGIZE's\n"
      "keys; the built-in default when left out); the grammar defaults to the built-in one.\n"
      "The run directory (default runs/seed<N>) gets config.used.yaml, grammar.used,\n"
      "stats.csv, timing.csv, stats/generation_<g>.json, best/ and a checkpoint after every\n"
-     "evaluation; if it already holds a checkpoint of the same config, the run resumes.",
+     "evaluation; if it already holds a checkpoint of the same config, the run resumes.\n"
+     "--device and --tf32 set the config's device and tf32 keys (default cpu, false).\n"
+     DEVICE_HELP TF32_HELP,
      F_GRAMMAR | F_RUNDIR | F_SEED | F_GENERATIONS | F_LAMBDA | F_SUBSET | F_THREADS | F_JSON |
-         F_DATASET | F_OPTIONAL | F_METER | F_EPOCHS},
-    {"resume", cmd_resume, "resume RUN_DIR [--threads N] [--json]",
+         F_DATASET | F_OPTIONAL | F_METER | F_EPOCHS | F_DEVICE | F_TF32},
+    {"resume", cmd_resume, "resume RUN_DIR [--threads N] [--device D] [--json]",
      "Continue a killed or stopped run where its checkpoint left it; the result is the one\n"
-     "an uninterrupted run gives. Refused if config.used.yaml or grammar.used changed.",
-     F_THREADS | F_JSON},
+     "an uninterrupted run gives. Refused if config.used.yaml or grammar.used changed.\n"
+     "The run keeps the device its config records; --threads and --device override them\n"
+     "for this process only (another device gives slightly different numbers).",
+     F_THREADS | F_JSON | F_DEVICE},
     {"measure", cmd_measure,
      "measure MODEL_FILE|PHENOTYPE_FILE [--meter M] [--batch-size N] [--repetitions R]\n"
-     "             [--window S] [--threads N] [--json]",
+     "             [--window S] [--threads N] [--device D] [--json]",
      "Energy per inference with the measurement protocol (docs/MEASUREMENT.md): idle\n"
-     "baseline, warm-up, R windows of at least S seconds, median and 95% CI. Meters: auto,\n"
-     "nvml, rapl, model (an estimate, labelled so).",
-     F_METER | F_BATCH | F_REPS | F_WINDOW | F_THREADS | F_JSON | F_SEED},
+     "baseline, warm-up, R windows of at least S seconds, median and 95% CI. Meters: auto\n"
+     "(nvml on the GPU of a cuda device; for cpu rapl, else model), nvml, rapl, model (an\n"
+     "estimate, labelled so).\n" DEVICE_HELP,
+     F_METER | F_BATCH | F_REPS | F_WINDOW | F_THREADS | F_JSON | F_SEED | F_DEVICE},
     {"calibrate", cmd_calibrate,
      "calibrate [--meter M] [--networks N] [--batch-size N] [--repetitions R] [--window S]\n"
-     "             [--json]",
+     "             [--device D] [--json]",
      "Fit the model meter's coefficients (energy.model) by least squares to real measurements\n"
-     "of N random networks; needs a real meter (rapl or nvml).",
+     "of N random networks; needs a real meter (rapl or nvml).\n" DEVICE_HELP,
      F_METER | F_NETWORKS | F_BATCH | F_REPS | F_WINDOW | F_THREADS | F_JSON | F_SEED |
-         F_OPTIONAL},
+         F_OPTIONAL | F_DEVICE},
     {"report", cmd_report, "report RUN_DIR... [--out DIR] [--baseline SETTING] [--json]",
      "A report (report.md, report.html, gnuplot PNG and SVG plots) over run directories:\n"
      "progress per generation, accuracy against energy per inference with the\n"

@@ -25,7 +25,7 @@
  *     {resize {size}}
  *   energize: model_partition, model_partition_n, measure_power {...},
  *     ensure_gpu_exclusivity, seed_model {phenotype, weights_path}
- *   threads (ours), checkpoints_path, statistics_format
+ *   threads, device, tf32 (ours), checkpoints_path, statistics_format
  *
  * Keys ENERGIZE defines that enevo does not use yet are accepted with a
  * warning naming them (written to `warnings`); keys neither tool knows are
@@ -120,6 +120,11 @@ struct enevo_config {
     double e_flop_pj, e_byte_pj, static_w, peak_gflops, bandwidth_gbs; /* model meter */
     /* top level */
     int threads;                /* 0 = all cores */
+    /* What every network runs on: cpu, cuda, cuda:N or auto (see
+     * enevo_device_resolve). Only the spelling is checked at load time: a
+     * device this build or machine lacks is an error when the run starts. */
+    char device[16];
+    bool tf32;                  /* GPU convolutions may use TF32 (enevo_net_opts.tf32) */
 };
 
 /* The built-in defaults (configs/default.yaml's values). */

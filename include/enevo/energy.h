@@ -1,8 +1,10 @@
 /* enevo/energy.h — energy meters and the measurement protocol.
  *
  *     struct enevo_meter_cfg mc = enevo_meter_defaults();
+ *     snprintf(mc.compute_device, sizeof mc.compute_device, "%s", enevo_net_device(net));
  *     struct enevo_meter *m;
- *     if (enevo_meter_open("auto", &mc, &m, err, sizeof err)) ...   // says which it chose
+ *     char chosen[512];                                             // which auto chose, and why
+ *     if (enevo_meter_open("auto", &mc, &m, chosen, sizeof chosen, err, sizeof err)) ...
  *     struct enevo_measure_opts mo = enevo_measure_defaults(m);
  *     struct enevo_measurement r;
  *     enevo_measure(net, x, m, &mo, &r, err, sizeof err);           // x: one batch of inputs
@@ -44,6 +46,12 @@ struct enevo_meter_cfg {
                                  works (to compare the two methods) */
     const char *rapl_root;  /* powercap root; NULL = $ENEVO_POWERCAP_ROOT or /sys/class/powercap */
     bool on_gpu;            /* inference runs on a GPU (auto then prefers nvml) */
+    /* The device the measured work runs on, resolved: "cpu" or "cuda:N"
+     * ("" = not said: on_gpu and nvml_device as set). When set it decides:
+     * cuda:N sets on_gpu and nvml_device = N; cpu clears on_gpu, so auto
+     * never picks nvml (it would measure an idle GPU while the CPU works),
+     * though an explicit "nvml" still opens. */
+    char compute_device[16];
     /* model: energy = flops * e_flop + bytes * e_byte + static_w * latency,
      * latency = max(flops / peak_flops, bytes / bandwidth) (a roofline, so the
      * estimate is a deterministic function of the network). */
@@ -75,7 +83,8 @@ struct enevo_meter {
 
 struct enevo_meter_cfg enevo_meter_defaults(void);
 /* name: auto | nvml | rapl | model | fake. For auto, *chosen (if not NULL)
- * gets a sentence saying which meter was picked and why. Caller closes. */
+ * gets a sentence saying which meter was picked and why: on a GPU nvml,
+ * else rapl, else the model estimate. Caller closes. */
 int enevo_meter_open(const char *name, const struct enevo_meter_cfg *cfg, struct enevo_meter **out,
                      char *chosen, size_t chosen_len, char *err, size_t errlen);
 void enevo_meter_close(struct enevo_meter *m);
@@ -116,7 +125,10 @@ struct enevo_measure_opts enevo_measure_defaults(const struct enevo_meter *m);
 /* Measure inference of `net` (an inference net; its batch is the
  * measurement batch) on the batch x: idle baseline, warm-up, R windows of at
  * least window_s each (aligned to counter ticks where the meter ticks),
- * then medians and a 95% CI. */
+ * then medians and a 95% CI. x is copied to the device by the warm-up only:
+ * the windows rerun the net on it (enevo_net_forward_again) and synchronise
+ * the device at both ends, so they hold the work and no copies; the latency
+ * is a window's time over its passes. */
 int enevo_measure(struct enevo_net *net, const float *x, struct enevo_meter *m,
                   const struct enevo_measure_opts *o, struct enevo_measurement *out, char *err,
                   size_t errlen);

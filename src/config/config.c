@@ -843,6 +843,29 @@ static const struct field energy_fields[] = {
     F_MAP("model", model_fields),
 };
 
+/* The spelling enevo_device_resolve accepts: cpu, auto, cuda, cuda:N. Only
+ * the spelling: whether this build has CUDA and the machine a GPU is for the
+ * run to find out (resolving here would start the GPU driver on a load). */
+static int fn_device(struct ctx *x, yaml_node_t *val, const char *path, void *dst)
+{
+    char s[sizeof(((struct enevo_config *)0)->device)];
+    int rc = get_str(x, val, path, s, sizeof s);
+    if (rc)
+        return rc;
+    bool ok = !strcmp(s, "cpu") || !strcmp(s, "auto") || !strcmp(s, "cuda");
+    if (!ok && !strncmp(s, "cuda:", 5) && s[5] >= '0' && s[5] <= '9') {
+        char *end;
+        errno = 0;
+        long i = strtol(s + 5, &end, 10);
+        ok = !errno && !*end && i <= 1023;
+    }
+    if (!ok)
+        return fail(x, val, "%s: unknown device '%s': expected cpu, cuda, cuda:N or auto", path,
+                    s);
+    memcpy(dst, s, sizeof s);
+    return 0;
+}
+
 static const struct field top_fields[] = {
     F_MAP("energy", energy_fields),
     F_UNUSED("checkpoints_path", "enevo's output directory is set on its command line"),
@@ -851,6 +874,8 @@ static const struct field top_fields[] = {
     F_MAP("evolutionary", evolutionary_fields),
     F_MAP("network", network_fields),
     F_INT("threads", CFG(threads), 0, INFINITY),
+    F_FN("device", CFG(device), fn_device),
+    F_BOOL("tf32", CFG(tf32)),
 };
 
 /* The rules that need the whole document. */

@@ -1,7 +1,8 @@
 /* The effective configuration as YAML: what a run directory keeps in
  * config.used.yaml. Canonical (every key, fixed order, %.17g numbers), so
  * format(parse(format(c))) == format(c) and a resume can tell an edited file
- * by its hash. */
+ * by its hash. The exceptions: keys newer than the format (device, tf32)
+ * are written only when not at their defaults. */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +126,12 @@ char *enevo_config_format(const struct enevo_config *c)
          c->nvml_device, c->archive_size, c->reuse_by_power ? "power" : "energy", c->e_flop_pj,
          c->e_byte_pj, c->static_w, c->peak_gflops, c->bandwidth_gbs);
     emit(&o, "threads: %d\n", c->threads);
+    /* Left out at their defaults, so a run directory written before these
+     * keys existed formats (and hashes) as it did, and still resumes. */
+    if (strcmp(c->device, "cpu"))
+        emit(&o, "device: %s\n", c->device);
+    if (c->tf32)
+        emit(&o, "tf32: true\n");
     if (o.oom) {
         free(o.s);
         return NULL;

@@ -106,14 +106,46 @@ say(char *chosen, size_t chosen_len, const char *fmt, ...)
     va_end(ap);
 }
 
-int enevo_meter_open(const char *name, const struct enevo_meter_cfg *cfg, struct enevo_meter **out,
-                     char *chosen, size_t chosen_len, char *err, size_t errlen)
+/* "cuda" -> 0, "cuda:N" -> N, "cpu" -> -1; -2 for anything else. The
+ * meters build without the network code (bench/meter_check.c), so this
+ * reads the resolved names itself rather than asking the backend registry. */
+static int gpu_index(const char *device)
 {
-    if (!name || !cfg || !out)
+    if (!strcmp(device, "cpu"))
+        return -1;
+    if (strncmp(device, "cuda", 4))
+        return -2;
+    if (!device[4])
+        return 0;
+    if (device[4] != ':' || device[5] < '0' || device[5] > '9')
+        return -2;
+    char *end;
+    long i = strtol(device + 5, &end, 10);
+    return *end || i > 1023 ? -2 : (int)i;
+}
+
+int enevo_meter_open(const char *name, const struct enevo_meter_cfg *cfg_in,
+                     struct enevo_meter **out, char *chosen, size_t chosen_len, char *err,
+                     size_t errlen)
+{
+    if (!name || !cfg_in || !out)
         return enevo_errf(err, errlen, ENEVO_EINVAL, "enevo_meter_open: NULL argument");
     *out = NULL;
     if (chosen && chosen_len)
         chosen[0] = '\0';
+    /* The device the work runs on decides where a GPU meter looks. */
+    struct enevo_meter_cfg eff = *cfg_in;
+    const struct enevo_meter_cfg *cfg = &eff;
+    if (eff.compute_device[0]) {
+        int gpu = gpu_index(eff.compute_device);
+        if (gpu == -2)
+            return enevo_errf(err, errlen, ENEVO_EINVAL,
+                              "meter: unknown compute device '%s': expected cpu or cuda:N",
+                              eff.compute_device);
+        eff.on_gpu = gpu >= 0;
+        if (gpu >= 0)
+            eff.nvml_device = gpu;
+    }
 
     if (strcmp(name, "auto") != 0) {
         for (size_t i = 0; i < sizeof meters / sizeof meters[0]; i++) {
@@ -143,6 +175,9 @@ int enevo_meter_open(const char *name, const struct enevo_meter_cfg *cfg, struct
          * user's to fix, not a reason to measure something else. */
         if (status != ENEVO_EUNSUPPORTED)
             return enevo_errf(err, errlen, status, "%s", why_nvml);
+    } else {
+        /* nvml would measure an idle GPU while the CPU does the work. */
+        snprintf(why_nvml, sizeof why_nvml, "nvml not tried: the work runs on the CPU");
     }
     int status = open_one(&enevo_meter_rapl, cfg, out, why_rapl, sizeof why_rapl);
     if (!status) {
@@ -153,7 +188,8 @@ int enevo_meter_open(const char *name, const struct enevo_meter_cfg *cfg, struct
                 "Why: %s",
                 (*out)->label, (*out)->device, why_nvml);
         else
-            say(chosen, chosen_len, "auto: using %s on %s", (*out)->label, (*out)->device);
+            say(chosen, chosen_len, "auto: using %s on %s (%s)", (*out)->label, (*out)->device,
+                why_nvml);
         return 0;
     }
     if (status != ENEVO_EUNSUPPORTED)

@@ -465,7 +465,8 @@ static int measure_one(struct run *r, const struct enevo_phenotype *p, const flo
                                e.power_w, e.latency_s};
         return 0;
     }
-    struct enevo_net_opts no = {.batch = B, .training = false, .threads = r->o->threads};
+    struct enevo_net_opts no = {.batch = B, .training = false, .threads = r->o->threads,
+                                .device = r->c->device, .tf32 = r->c->tf32};
     struct enevo_net *net = NULL;
     float *xb = measurement_batch(d, B);
     int rc = xb ? enevo_net_create(p, in, d->n_classes, &no, &net, err, errlen) : ENEVO_ENOMEM;
@@ -579,7 +580,8 @@ static int evaluate(struct run *r, struct indiv *x, uint64_t train_seed, const c
     int batch = p.learning.batch_size;
     if (batch > d->train->n)
         batch = d->train->n;
-    struct enevo_net_opts no = {.batch = batch, .training = true, .threads = r->o->threads};
+    struct enevo_net_opts no = {.batch = batch, .training = true, .threads = r->o->threads,
+                                .device = r->c->device, .tf32 = r->c->tf32};
     struct enevo_net *net = NULL;
     struct enevo_optim opt = {0};
     struct enevo_model_file init = {0};
@@ -1185,6 +1187,10 @@ int enevo_evolve(const struct enevo_config *c, const char *config_text,
     int rc = enevo_space_init(&r->space, c, g, err, errlen);
     if (!rc)
         rc = enevo_fitness_check(c, err, errlen);
+    /* A device this build or machine lacks fails now, not at the first net. */
+    char device[32] = "cpu";
+    if (!rc)
+        rc = enevo_device_resolve(c->device, device, sizeof device, NULL, 0, err, errlen);
     if (!rc && !o->meter) {
         static const char *const energy_metrics[] = {
             "energy",   "energy_mj", "log2_energy", "power",         "latency",       "energy_0",
@@ -1263,9 +1269,10 @@ int enevo_evolve(const struct enevo_config *c, const char *config_text,
             rc = save_checkpoint(r, err, errlen);
         if (!rc)
             logf_(r, "enevo evolve: %d generations of 1+%d, %d train / %d validation / %d "
-                     "fitness images, %d epochs per individual, seed %llu, run directory %s\n",
+                     "fitness images, %d epochs per individual, seed %llu, device %s, run "
+                     "directory %s\n",
                   c->generations, c->lambda, d->train->n, d->validation->n, d->fitness->n,
-                  c->default_train_epochs, (unsigned long long)c->seed, r->dir);
+                  c->default_train_epochs, (unsigned long long)c->seed, device, r->dir);
     }
     while (!rc && r->gen < c->generations) {
         if (c->max_epochs > 0 && r->total_epochs >= c->max_epochs)
