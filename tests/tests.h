@@ -32,7 +32,8 @@
     X(energy)                \
     X(protocol)              \
     X(partition)             \
-    X(report)
+    X(report)                \
+    X(cuda)
 
 #define ENEVO__TEST_DECL(g)                               \
     extern const struct CMUnitTest enevo_tests_##g[];     \
