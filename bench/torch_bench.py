@@ -1,21 +1,32 @@
 #!/usr/bin/python3
-"""PyTorch (CPU) reference benchmark for an ENERGIZE phenotype file.
+"""PyTorch reference benchmark for an ENERGIZE phenotype file.
 
 Builds the network a phenotype describes as a torch.nn.Module and measures
 training and inference throughput in images/s on random Fashion-MNIST shaped
-data (N,1,28,28), 10 classes.  See bench/README.md for the protocol.
+data (N,1,28,28), 10 classes, on the CPU or on a CUDA GPU.  See
+bench/README.md for the protocol.
 
 Usage: /usr/bin/python3 bench/torch_bench.py bench/small.phen \
            [--batch-size 64] [--threads 2] [--seconds 5] [--json]
+           [--device cpu|cuda [--cuda-graph]]
+
+--device cuda: model and data on the GPU, cudnn.benchmark on, TF32 at
+PyTorch's defaults (recorded in the JSON), torch.cuda.synchronize() at both
+ends of every timing window.  --cuda-graph: the whole training step (forward,
+loss, backward, optimizer step) and the inference forward are each captured
+once in a torch.cuda.CUDAGraph and replayed; a failed capture is an error
+(exit 3), never a silent fallback to eager mode.
 """
 
 import argparse
+import inspect
 import json
 import math
 import platform
 import statistics
 import sys
 import time
+import traceback
 
 import torch
 import torch.nn as nn
@@ -246,7 +257,7 @@ class PhenNet(nn.Module):
         return outs[-1]
 
 
-def make_optimizer(model, learning):
+def make_optimizer(model, learning, capturable=False):
     kind = learning.get("kind", "gradient_descent")
     if kind != "gradient_descent":
         raise PhenotypeError("unsupported learning kind %r (only gradient_descent)" % kind)
@@ -256,17 +267,31 @@ def make_optimizer(model, learning):
     nesterov = parse_bool(learning.get("nesterov", "False"))
     if nesterov and momentum <= 0:
         nesterov = False  # torch rejects nesterov without momentum
+    kw = {}
+    if capturable and optimizer_accepts(torch.optim.SGD, "capturable"):
+        # SGD keeps no step count on the CPU and needs no flag for CUDA graph
+        # capture; versions that have the flag get it anyway.
+        kw["capturable"] = True
     return torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
-                           weight_decay=wd, nesterov=nesterov)
+                           weight_decay=wd, nesterov=nesterov, **kw)
+
+
+def optimizer_accepts(cls, name):
+    try:
+        return name in inspect.signature(cls.__init__).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 # --------------------------------------------------------------------------
 # Timing
 # --------------------------------------------------------------------------
 
-def measure(step, pool, batch, seconds, windows, warmup):
+def measure(step, pool, batch, seconds, windows, warmup, sync=None):
     """Runs `step(x, y)` warmup times, then `windows` windows each of at
-    least `seconds`; returns (median, all) images/s."""
+    least `seconds`; returns (median, all) images/s.  With `sync` (a GPU),
+    sync() runs before the clock is read at the start and at the end of each
+    window, so a window counts only steps the device has finished."""
     n = len(pool)
     for i in range(warmup):
         step(*pool[i % n])
@@ -274,6 +299,8 @@ def measure(step, pool, batch, seconds, windows, warmup):
     i = 0
     for _ in range(windows):
         steps = 0
+        if sync is not None:
+            sync()
         t0 = time.perf_counter()
         while True:
             step(*pool[i % n])
@@ -282,8 +309,112 @@ def measure(step, pool, batch, seconds, windows, warmup):
             el = time.perf_counter() - t0
             if el >= seconds:
                 break
+        if sync is not None:
+            sync()
+            el = time.perf_counter() - t0
         rates.append(steps * batch / el)
     return statistics.median(rates), rates
+
+
+# --------------------------------------------------------------------------
+# CUDA
+# --------------------------------------------------------------------------
+
+class CaptureError(Exception):
+    pass
+
+
+def cuda_info():
+    """TF32 and cuDNN settings as they are (this script leaves TF32 at
+    PyTorch's defaults).  Reading can warn or, after a mix of the legacy and
+    the new (2.9+) TF32 APIs, raise: each value is None when it cannot be
+    read."""
+    def get(f):
+        try:
+            return f()
+        except Exception:
+            return None
+
+    b = torch.backends
+    return {
+        "cuda_matmul_allow_tf32": get(lambda: bool(b.cuda.matmul.allow_tf32)),
+        "cudnn_allow_tf32": get(lambda: bool(b.cudnn.allow_tf32)),
+        "cuda_matmul_fp32_precision": get(lambda: str(b.cuda.matmul.fp32_precision)),
+        "cudnn_conv_fp32_precision": get(lambda: str(b.cudnn.conv.fp32_precision)),
+        "float32_matmul_precision": get(torch.get_float32_matmul_precision),
+        "cudnn_benchmark": get(lambda: bool(b.cudnn.benchmark)),
+        "cudnn_version": get(b.cudnn.version),
+        "cuda_runtime": get(lambda: torch.version.cuda),
+    }
+
+
+def capture_train(model, opt, loss_fn, x0, y0, warmup_iters=3):
+    """PyTorch's whole-network capture recipe (CUDA semantics notes, "Whole
+    network capture"): static input/target tensors, warm-up iterations on a
+    side stream, grads set to None before capture so that backward allocates
+    them from the graph's private pool, then forward, loss, backward and
+    optimizer.step() captured in one graph.  Returns (graph, static_x,
+    static_y, static_loss)."""
+    static_x = x0.clone()
+    static_y = y0.clone()
+    s = torch.cuda.Stream()
+    s.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(s):
+        for _ in range(warmup_iters):
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(static_x), static_y)
+            loss.backward()
+            opt.step()
+    torch.cuda.current_stream().wait_stream(s)
+    torch.cuda.synchronize()
+
+    g = torch.cuda.CUDAGraph()
+    opt.zero_grad(set_to_none=True)
+    with torch.cuda.graph(g):
+        static_loss = loss_fn(model(static_x), static_y)
+        static_loss.backward()
+        opt.step()
+    torch.cuda.synchronize()
+
+    # Sanity check: one replay must give a finite loss and move the weights
+    # (lr > 0): a graph that captured nothing would otherwise time as fast.
+    lr = opt.param_groups[0]["lr"]
+    params = list(model.parameters())
+    before = [q.detach().clone() for q in params]
+    g.replay()
+    torch.cuda.synchronize()
+    loss = float(static_loss)
+    if not math.isfinite(loss):
+        raise CaptureError("the captured training step gives a non-finite loss (%r)" % loss)
+    if lr > 0 and all(torch.equal(b, q.detach()) for b, q in zip(before, params)):
+        raise CaptureError("a replay of the captured training step left the weights unchanged")
+    del before
+    return g, static_x, static_y, static_loss
+
+
+def capture_infer(model, x0, n_out, warmup_iters=3):
+    """The inference forward (eval mode, no_grad) captured the same way.
+    Returns (graph, static_x, static_out)."""
+    static_x = x0.clone()
+    with torch.no_grad():
+        s = torch.cuda.Stream()
+        s.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(s):
+            for _ in range(warmup_iters):
+                model(static_x)
+        torch.cuda.current_stream().wait_stream(s)
+        torch.cuda.synchronize()
+        g = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(g):
+            static_out = model(static_x)
+    torch.cuda.synchronize()
+    g.replay()
+    torch.cuda.synchronize()
+    if tuple(static_out.shape) != (x0.shape[0], n_out) or \
+            not bool(torch.isfinite(static_out).all()):
+        raise CaptureError("the captured inference forward gives a bad output (shape %s)"
+                           % (tuple(static_out.shape),))
+    return g, static_x, static_out
 
 
 def main():
@@ -297,14 +428,34 @@ def main():
     ap.add_argument("--pool", type=int, default=16, help="pre-generated batches")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                    help="where model and data live (default cpu)")
+    ap.add_argument("--cuda-graph", action="store_true",
+                    help="(--device cuda) capture the training step and the inference "
+                         "forward in CUDA graphs and time their replays")
     a = ap.parse_args()
+    if a.cuda_graph and a.device != "cuda":
+        ap.error("--cuda-graph needs --device cuda")
+
+    cuda = a.device == "cuda"
+    if cuda:
+        if not torch.cuda.is_available():
+            print("torch_bench: --device cuda: no usable CUDA device: torch %s (CUDA build: %s), "
+                  "torch.cuda.is_available() is False" % (torch.__version__, torch.version.cuda),
+                  file=sys.stderr)
+            return 2
+        # The issue's reference numbers were measured with cudnn autotuning.
+        torch.backends.cudnn.benchmark = True
+    dev = torch.device(a.device)
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     try:
         layers, learning = parse_phenotype(a.phen)
         model = PhenNet(layers)
-        opt = make_optimizer(model, learning)
+        if cuda:
+            model = model.to(dev)
+        opt = make_optimizer(model, learning, capturable=a.cuda_graph)
     except (PhenotypeError, KeyError, ValueError) as e:
         msg = str(e) if not isinstance(e, KeyError) else "missing field %s" % e
         print("torch_bench: %s: %s" % (a.phen, msg), file=sys.stderr)
@@ -317,7 +468,11 @@ def main():
     pool = [(((torch.rand(B, *IN_SHAPE) - 0.2860) / 0.3530).contiguous(),
              torch.randint(0, ncls, (B,)))
             for _ in range(a.pool)]
+    if cuda:
+        pool = [(x.to(dev), y.to(dev)) for x, y in pool]
+        torch.cuda.synchronize()
     loss_fn = nn.CrossEntropyLoss()
+    sync = torch.cuda.synchronize if cuda else None
 
     def train_step(x, y):
         opt.zero_grad(set_to_none=True)
@@ -328,29 +483,70 @@ def main():
     def infer_step(x, y):
         model(x)
 
-    model.train()
-    train, train_all = measure(train_step, pool, B, a.seconds, a.windows, a.warmup)
-
-    model.eval()
-    with torch.no_grad():
-        inf_ng, inf_ng_all = measure(infer_step, pool, B, a.seconds, a.windows, a.warmup)
     inf_im = None
-    if hasattr(torch, "inference_mode"):
-        with torch.inference_mode():
-            inf_im, inf_im_all = measure(infer_step, pool, B, a.seconds, a.windows, a.warmup)
-    infer = max(inf_ng, inf_im or 0.0)
+    if a.cuda_graph:
+        stage = "training step"
+        try:
+            model.train()
+            g_tr, sx_tr, sy_tr, _ = capture_train(model, opt, loss_fn, *pool[0])
+
+            def graph_train_step(x, y):
+                sx_tr.copy_(x)
+                sy_tr.copy_(y)
+                g_tr.replay()
+
+            train, train_all = measure(graph_train_step, pool, B, a.seconds, a.windows,
+                                       a.warmup, sync)
+            stage = "inference forward"
+            model.eval()
+            g_in, sx_in, _ = capture_infer(model, pool[0][0], model.out_features)
+
+            def graph_infer_step(x, y):
+                sx_in.copy_(x)
+                g_in.replay()
+
+            inf_ng, inf_ng_all = measure(graph_infer_step, pool, B, a.seconds, a.windows,
+                                         a.warmup, sync)
+        except Exception as e:
+            traceback.print_exc()
+            print("torch_bench: %s: CUDA graph capture (or replay) of the %s failed: %s: %s\n"
+                  "torch_bench: (no fallback to eager mode; run without --cuda-graph for eager)"
+                  % (a.phen, stage, type(e).__name__, e), file=sys.stderr)
+            return 3
+        infer = inf_ng
+    else:
+        model.train()
+        train, train_all = measure(train_step, pool, B, a.seconds, a.windows, a.warmup, sync)
+
+        model.eval()
+        with torch.no_grad():
+            inf_ng, inf_ng_all = measure(infer_step, pool, B, a.seconds, a.windows, a.warmup,
+                                         sync)
+        if hasattr(torch, "inference_mode"):
+            with torch.inference_mode():
+                inf_im, inf_im_all = measure(infer_step, pool, B, a.seconds, a.windows,
+                                             a.warmup, sync)
+        infer = max(inf_ng, inf_im or 0.0)
 
     params = sum(p.numel() for p in model.parameters())
     net = a.phen.rsplit("/", 1)[-1]
     if net.endswith(".phen"):
         net = net[:-5]
 
+    gpu_name = torch.cuda.get_device_name() if cuda else None
+    info = cuda_info() if cuda else None
     print("torch_bench %s  torch %s  threads %d  batch %d  %d x %.1f s windows (median)"
           % (a.phen, torch.__version__, a.threads, B, a.windows, a.seconds))
+    if cuda:
+        print("  device cuda: %s%s  cudnn.benchmark %s  TF32 (PyTorch defaults): matmul %s, "
+              "cudnn %s" % (gpu_name, "  CUDA graph" if a.cuda_graph else "",
+                            info["cudnn_benchmark"], info["cuda_matmul_allow_tf32"],
+                            info["cudnn_allow_tf32"]))
     print("  params %d   forward %.2f MFLOP/image" % (params, model.flops / 1e6))
     fmt = "  %-28s %12.1f img/s   windows: %s"
     print(fmt % ("train", train, " ".join("%.1f" % r for r in train_all)))
-    print(fmt % ("infer (no_grad)", inf_ng, " ".join("%.1f" % r for r in inf_ng_all)))
+    print(fmt % ("infer (no_grad%s)" % (", CUDA graph" if a.cuda_graph else ""), inf_ng,
+                 " ".join("%.1f" % r for r in inf_ng_all)))
     if inf_im is not None:
         print(fmt % ("infer (inference_mode)", inf_im, " ".join("%.1f" % r for r in inf_im_all)))
     print("  %-28s %12.1f img/s   (best of the inference modes)" % ("infer", infer))
@@ -371,6 +567,14 @@ def main():
             "params": params,
             "torch_version": torch.__version__,
             "python": platform.python_version(),
+            "device": a.device,
+            "cuda_graph": a.cuda_graph,
+            "gpu_name": gpu_name,
+            # TF32 as PyTorch left it (not set by this script); None on cpu
+            "cuda_matmul_allow_tf32": info and info["cuda_matmul_allow_tf32"],
+            "cudnn_allow_tf32": info and info["cudnn_allow_tf32"],
+            "cudnn_benchmark": info and info["cudnn_benchmark"],
+            "cuda": info,
         }))
     return 0
 
