@@ -5,21 +5,26 @@
 #   experiments/run.sh                 # default scale: about 45-60 min on 2 cores
 #   experiments/run.sh --scale tiny    # a smoke run: under 10 minutes
 #   experiments/run.sh --seeds "1 2 3 4 5" --out runs/paper --settings "A B"
+#   experiments/run.sh --configs experiments/nvml --settings "A B" --seeds 1
+#                                      # on a GPU: A and B measured with NVML
+# ENEVO names the binary (default ./enevo; build-cuda/enevo for the GPU).
 #
 # Scales (generations x (1+lambda), epochs per individual, training images):
 #   tiny     2 x (1+2), 1 epoch,  1,500 images
 #   default  8 x (1+3), 3 epochs,  8,000 images
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scale=default seeds="1 2 3" out=runs/experiments settings="A B C D" extra=()
+scale=default seeds="1 2 3" out=runs/experiments settings="A B C D" extra=() configs=experiments
+ENEVO=${ENEVO:-./enevo}
 while [ $# -gt 0 ]; do
     case "$1" in
     --scale) scale=$2; shift 2 ;;
     --seeds) seeds=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --settings) settings=$2; shift 2 ;;
+    --configs) configs=$2; shift 2 ;;
     --) shift; extra=("$@"); break ;;
-    *) echo "usage: experiments/run.sh [--scale tiny|default] [--seeds LIST] [--out DIR] [--settings LIST] [-- evolve flags]" >&2; exit 2 ;;
+    *) echo "usage: experiments/run.sh [--scale tiny|default] [--seeds LIST] [--out DIR] [--settings LIST] [--configs DIR] [-- evolve flags]" >&2; exit 2 ;;
     esac
 done
 case "$scale" in
@@ -27,22 +32,22 @@ tiny) budget=(--generations 2 --lambda 2 --epochs 1 --train-subset 1500) ;;
 default) budget=(--generations 8 --lambda 3 --epochs 3 --train-subset 8000) ;;
 *) echo "experiments/run.sh: unknown scale '$scale' (tiny or default)" >&2; exit 2 ;;
 esac
-[ -x ./enevo ] || make --no-print-directory enevo
+[ "$ENEVO" != ./enevo ] || [ -x ./enevo ] || make --no-print-directory enevo
 mkdir -p "$out/logs"
 start=$(date +%s)
 for s in $seeds; do
     for x in $settings; do
-        cfg=$(ls experiments/"$x"-*.yaml)
+        cfg=$(ls "$configs/$x"-*.yaml)
         dir="$out/$x-seed$s"
         echo "== setting $x ($cfg), seed $s -> $dir ($(( $(date +%s) - start )) s so far)"
         # A run directory that exists is resumed (same config), so a killed
         # experiment continues where it stopped.
-        ./enevo evolve "$cfg" --seed "$s" --run-dir "$dir" "${budget[@]}" "${extra[@]}" \
+        "$ENEVO" evolve "$cfg" --seed "$s" --run-dir "$dir" "${budget[@]}" "${extra[@]}" \
             > "$out/logs/$x-seed$s.log" 2>&1 || { echo "   failed: see $out/logs/$x-seed$s.log"; continue; }
         tail -3 "$out/logs/$x-seed$s.log" | sed 's/^/   /'
     done
 done
 runs=()
 for s in $seeds; do for x in $settings; do [ -d "$out/$x-seed$s" ] && runs+=("$out/$x-seed$s"); done; done
-./enevo report "${runs[@]}" --out "$out/report" --baseline A
+"$ENEVO" report "${runs[@]}" --out "$out/report" --baseline A
 echo "report: $out/report/report.md and report.html ($(( $(date +%s) - start )) s in all)"

@@ -9,7 +9,7 @@
 # then on the GPU machine, from the repository root, with build-cuda/ and
 # .dev/ carried along:
 #   scripts/gpu_check.sh [OUT_DIR] [STEPS]   (STEPS: tests,bench,measure,train,ab)
-# Logs go to OUT_DIR (default gpu-out/).
+# Logs go to OUT_DIR (default gpu-out/); STEPS default tests,bench,measure,train.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
@@ -52,12 +52,13 @@ E=build-cuda/enevo
 
 if has tests; then
     echo "== GPU tests"
-    timeout 240 build-cuda/enevo-tests 'cuda_*' 2>&1 | tail -c 60000 >"$OUT/tests.log"
+    timeout 150 build-cuda/enevo-tests 'cuda_*' 2>&1 | tail -c 60000 >"$OUT/tests.log"
     grep -E "FAILED|OK \]|SKIPPED|passed|failed|skipped|worst|acc" "$OUT/tests.log" | tail -60
 fi
 if has bench; then
     echo "== bench (enevo vs PyTorch, batch 64)"
-    ENEVO=$E timeout 300 bench/gpu.sh --seconds 2 --rounds 2 --out "$OUT/bench" 2>&1 | tail -30
+    ENEVO=$E timeout 300 bench/gpu.sh --seconds ${BENCH_SECONDS:-1.5} --rounds ${BENCH_ROUNDS:-2} --timeout 60 \
+        --out "$OUT/bench" 2>&1 | tail -30
 fi
 if has measure; then
     echo "== measure (nvml)"
@@ -73,6 +74,6 @@ if has train; then
 fi
 if has ab; then
     echo "== experiments A and B, nvml"
-    timeout 400 experiments/run.sh --scale tiny --settings "A B" --device cuda --meter nvml \
-        --out "$OUT/ab" 2>&1 | tail -20
+    ENEVO=$E timeout 400 experiments/run.sh --scale tiny --configs experiments/nvml \
+        --settings "A B" --seeds "${AB_SEEDS:-1}" --out "$OUT/ab" 2>&1 | tail -20
 fi

