@@ -60,6 +60,22 @@ if has bench; then
     ENEVO=$E timeout 300 bench/gpu.sh --seconds ${BENCH_SECONDS:-1.5} --rounds ${BENCH_ROUNDS:-2} --timeout 60 \
         --out "$OUT/bench" 2>&1 | tail -30
 fi
+if has variants; then
+    # The same bench for a previous build (.dev/enevo-prev, if carried) and
+    # for this build with TF32 convolutions, to compare changes side by side.
+    for net in small medium; do
+        for v in prev strict tf32; do
+            case $v in
+            prev) [ -x .dev/enevo-prev ] || continue; cmd=(.dev/enevo-prev bench bench/$net.phen --device cuda) ;;
+            strict) cmd=($E bench bench/$net.phen --device cuda) ;;
+            tf32) cmd=($E bench bench/$net.phen --device cuda --tf32) ;;
+            esac
+            r=$(timeout 30 "${cmd[@]}" --batch-size 64 --seconds 1.5 --json 2>/dev/null |
+                python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); print("train %.0f infer %.0f" % (d["train_images_per_s"], d["infer_images_per_s"]))')
+            echo "variant $net $v: $r"
+        done
+    done
+fi
 if has measure; then
     echo "== measure (nvml)"
     for net in small medium; do

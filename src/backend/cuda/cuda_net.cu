@@ -83,6 +83,8 @@ struct cu_net {
     size_t ws_bytes;
     cu_ctl *ctl;
     double *acc;
+    double *part;      /* per-channel reduction partials (k_chan_partial) */
+    size_t part_count;
     size_t bytes; /* device memory held */
     bool last_train;
     /* bound data sets */
@@ -140,6 +142,31 @@ static int dalloc(struct cu_net *n, void **p, size_t bytes)
     return 0;
 }
 #define DALLOC(n, p, count) dalloc((n), (void **)&(p), sizeof(*(p)) * (size_t)(count))
+
+/* First half of a per-channel reduction into n->part; returns the slices. */
+static int chan_reduce(struct cu_net *n, const float *a, const float *b, const float *mean,
+                       const float *invstd, int channels, int hw, int mode, int *slices)
+{
+    *slices = chan_slices((size_t)n->batch * hw);
+    k_chan_partial<<<dim3((unsigned)*slices, (unsigned)channels), CU_THREADS, 0, n->stream>>>(
+        a, b, mean, invstd, n->batch, channels, hw, mode, n->part);
+    LAUNCHED();
+    return 0;
+}
+
+static unsigned per_channel_blocks(int channels) { return (unsigned)((channels + 255) / 256); }
+
+/* Bias gradient: the per-channel sum of dz. */
+static int bias_grad(struct cu_net *n, const float *dz, float *db, int channels, int hw)
+{
+    int sl, rc = chan_reduce(n, dz, NULL, NULL, NULL, channels, hw, CHAN_SUM, &sl);
+    if (rc)
+        return rc;
+    k_chan_sum_finish<<<per_channel_blocks(channels), 256, 0, n->stream>>>(n->part, sl, channels,
+                                                                          db);
+    LAUNCHED();
+    return 0;
+}
 
 static int act_of(const struct enevo_plan_node *pn)
 {
@@ -311,8 +338,11 @@ static int node_forward(struct cu_net *n, struct cnode *c, bool train)
         float *gamma = n->params + pn->w_off, *beta = n->params + pn->b_off;
         float *rm = n->stats + pn->s_off, *rv = rm + c->c;
         if (train) {
-            k_bn_stats<<<c->c, CU_THREADS, 0, st>>>(c->x, n->batch, c->c, hw, c->mean, c->invstd,
-                                                     rm, rv);
+            int sl, rc = chan_reduce(n, c->x, NULL, NULL, NULL, c->c, hw, CHAN_MOMENTS, &sl);
+            if (rc)
+                return rc;
+            k_bn_stats_finish<<<per_channel_blocks(c->c), 256, 0, st>>>(
+                n->part, sl, c->c, (size_t)n->batch * hw, c->mean, c->invstd, rm, rv);
             LAUNCHED();
             k_bn_apply<<<cu_blocks(c->out_n), CU_THREADS, 0, st>>>(
                 c->x, c->y, c->mean, c->invstd, gamma, beta, c->out_n, hw, c->c, 0);
@@ -370,11 +400,9 @@ static int node_backward(struct cu_net *n, struct cnode *c)
             k_act_back<<<cu_blocks(c->out_n), CU_THREADS, 0, st>>>(c->dy, c->y, c->out_n, c->act);
             LAUNCHED();
         }
-        if (pn->b_count) {
-            k_chan_sum<<<c->c, CU_THREADS, 0, st>>>(c->dy, n->grads + pn->b_off, n->batch, c->c,
-                                                     hw);
-            LAUNCHED();
-        }
+        int rc;
+        if (pn->b_count && (rc = bias_grad(n, c->dy, n->grads + pn->b_off, c->c, hw)))
+            return rc;
         const float *x = c->xp ? c->xp : c->x;
         CKDNN(cudnnConvolutionBackwardFilter(n->dnn, &one, c->xd, x, c->yd, c->dy, c->cd, c->wa,
                                              n->ws, n->ws_bytes, &zero, c->wd,
@@ -397,10 +425,9 @@ static int node_backward(struct cu_net *n, struct cnode *c)
             k_act_back<<<cu_blocks(c->out_n), CU_THREADS, 0, st>>>(c->dy, c->y, c->out_n, c->act);
             LAUNCHED();
         }
-        if (pn->b_count) {
-            k_chan_sum<<<O, CU_THREADS, 0, st>>>(c->dy, n->grads + pn->b_off, n->batch, O, 1);
-            LAUNCHED();
-        }
+        int rc;
+        if (pn->b_count && (rc = bias_grad(n, c->dy, n->grads + pn->b_off, O, 1)))
+            return rc;
         CKBLAS(cublasSgemm(n->blas, CUBLAS_OP_N, CUBLAS_OP_T, K, O, n->batch, &one, c->x, K, c->dy,
                            O, &zero, n->grads + pn->w_off, K));
         if (!c->need_dx)
@@ -422,8 +449,11 @@ static int node_backward(struct cu_net *n, struct cnode *c)
     }
     case ENEVO_LAYER_BATCH_NORM: {
         float *dgamma = n->grads + pn->w_off, *dbeta = n->grads + pn->b_off;
-        k_bn_bwd_reduce<<<c->c, CU_THREADS, 0, st>>>(c->x, c->dy, c->mean, c->invstd, n->batch,
-                                                      c->c, hw, dgamma, dbeta);
+        int sl, rc = chan_reduce(n, c->x, c->dy, c->mean, c->invstd, c->c, hw, CHAN_BN_BWD, &sl);
+        if (rc)
+            return rc;
+        k_bn_bwd_finish<<<per_channel_blocks(c->c), 256, 0, st>>>(n->part, sl, c->c, dgamma,
+                                                                   dbeta);
         LAUNCHED();
         if (!c->need_dx)
             return 0;
@@ -536,6 +566,7 @@ static void cu_destroy(void *impl)
     cudaFree(n->blas_ws);
     cudaFree(n->ctl);
     cudaFree(n->acc);
+    cudaFree(n->part);
     cudaFree(n->order);
     cudaFree(n->keys);
     if (n->blas)
@@ -609,7 +640,17 @@ static int cu_create_inner(struct cu_net *n, char *err, size_t errlen)
         int rc;
         if (pn->spec.kind == ENEVO_LAYER_CONV && (rc = conv_setup(n, c, err, errlen)))
             return rc;
+        /* Scratch of the per-channel reductions (bias gradients, batch norm). */
+        bool reduces = pn->spec.kind == ENEVO_LAYER_BATCH_NORM ||
+                       (tr && pn->b_count && (pn->spec.kind == ENEVO_LAYER_CONV ||
+                                              pn->spec.kind == ENEVO_LAYER_FC));
+        int hw = pn->spec.kind == ENEVO_LAYER_FC ? 1 : c->h * c->w;
+        size_t need = reduces ? 2 * (size_t)c->c * chan_slices((size_t)n->batch * hw) : 0;
+        if (need > n->part_count)
+            n->part_count = need;
     }
+    if (n->part_count && DALLOC(n, n->part, n->part_count))
+        return enevo_errf(err, errlen, ENEVO_ENOMEM, "out of GPU memory");
     /* Pass 2 (reverse order, the backward order): who writes and who adds
      * each input gradient. */
     if (tr) {
