@@ -11,6 +11,8 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "backend/dropout_mask.h"
+
 #define CU_THREADS 256
 
 /* Per-device control block: the graph's step counter, the optimiser's step
@@ -131,16 +133,27 @@ __global__ void k_chan_partial(const float *a, const float *b, const float *mean
     }
 }
 
+/* The channel's sums over its slices, in slice order. */
+__device__ void sum_slices(const double *part, int slices, int c, double *s0, double *s1)
+{
+    double a = 0, b = 0;
+    for (int k = 0; k < slices; k++) {
+        a += part[((size_t)c * slices + k) * 2];
+        b += part[((size_t)c * slices + k) * 2 + 1];
+    }
+    *s0 = a;
+    *s1 = b;
+}
+
 /* out[c] = the channel's s0 (a bias gradient). */
 __global__ void k_chan_sum_finish(const double *part, int slices, int c_count, float *out)
 {
     int c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= c_count)
         return;
-    double s = 0;
-    for (int k = 0; k < slices; k++)
-        s += part[((size_t)c * slices + k) * 2];
-    out[c] = (float)s;
+    double s0, s1;
+    sum_slices(part, slices, c, &s0, &s1);
+    out[c] = (float)s0;
 }
 /* Pooling over [batch, c, hi, wi] -> [batch, c, ho, wo] with kernel k,
  * stride s and padding pl (top/left); padding never counts: max ignores
@@ -237,11 +250,8 @@ __global__ void k_bn_stats_finish(const double *part, int slices, int c_count, s
     int c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= c_count)
         return;
-    double s0 = 0, s1 = 0;
-    for (int k = 0; k < slices; k++) {
-        s0 += part[((size_t)c * slices + k) * 2];
-        s1 += part[((size_t)c * slices + k) * 2 + 1];
-    }
+    double s0, s1;
+    sum_slices(part, slices, c, &s0, &s1);
     double mean = s0 / (double)m, var = s1 / (double)m - mean * mean;
     var = var > 0 ? var : 0;
     mean_out[c] = (float)mean;
@@ -272,11 +282,8 @@ __global__ void k_bn_bwd_finish(const double *part, int slices, int c_count, flo
     int c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= c_count)
         return;
-    double s0 = 0, s1 = 0;
-    for (int k = 0; k < slices; k++) {
-        s0 += part[((size_t)c * slices + k) * 2];
-        s1 += part[((size_t)c * slices + k) * 2 + 1];
-    }
+    double s0, s1;
+    sum_slices(part, slices, c, &s0, &s1);
     dgamma[c] = (float)s1;
     dbeta[c] = (float)s0;
 }
@@ -294,21 +301,12 @@ __global__ void k_bn_bwd_dx(const float *x, const float *dy, const float *mean, 
     }
 }
 
-/* Inverted dropout with the CPU backend's counter hash of (key, element). */
-__device__ inline float keep_scale(uint64_t key, size_t i, uint32_t threshold, float scale)
-{
-    uint64_t z = key + (uint64_t)i * 0x9e3779b97f4a7c15ULL;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    z ^= z >> 31;
-    return (uint32_t)(z >> 32) >= threshold ? scale : 0.0f;
-}
-
+/* Inverted dropout, the mask of backend/dropout_mask.h (as on the CPU). */
 __global__ void k_dropout(const float *src, float *dst, size_t n, const cu_ctl *ctl, uint64_t salt,
                           uint32_t threshold, float scale)
 {
     uint64_t k = ctl->key ^ salt;
-    CU_LOOP(i, n) dst[i] = src[i] * keep_scale(k, i, threshold, scale);
+    CU_LOOP(i, n) dst[i] = src[i] * enevo_dropout_keep(k, i, threshold, scale);
 }
 
 struct cu_ptrs {

@@ -184,6 +184,22 @@ static int act_of(const struct enevo_plan_node *pn)
 
 /* ---- convolution set-up: descriptors and deterministic algorithms ---- */
 
+/* The first of cuDNN's heuristic ranking (perf[0..got)) that works, fits
+ * the workspace limit and is deterministic; in strict mode an FMA (no
+ * tensor core) one if there is one. -1 if none. The three perf struct
+ * types share these fields, hence a macro. */
+#define PICK_ALGO(perf, got, strict, pick)                                                        \
+    do {                                                                                          \
+        (pick) = -1;                                                                              \
+        for (int pass_ = 0; pass_ < 2 && (pick) < 0; pass_++)                                     \
+            for (int i_ = 0; i_ < (got) && (pick) < 0; i_++)                                      \
+                if ((perf)[i_].status == CUDNN_STATUS_SUCCESS &&                                  \
+                    (perf)[i_].memory <= CONV_WS_LIMIT &&                                         \
+                    (perf)[i_].determinism == CUDNN_DETERMINISTIC &&                              \
+                    (pass_ || !(strict) || (perf)[i_].mathType == CUDNN_FMA_MATH))                \
+                    (pick) = i_;                                                                  \
+    } while (0)
+
 static int conv_setup(struct cu_net *n, struct cnode *c, char *err, size_t errlen)
 {
     const struct enevo_plan_node *pn = c->pn;
@@ -225,13 +241,8 @@ static int conv_setup(struct cu_net *n, struct cnode *c, char *err, size_t errle
     cudnnConvolutionFwdAlgoPerf_t fp[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
     CKDNN(cudnnGetConvolutionForwardAlgorithm_v7(n->dnn, c->xd, c->wd, c->cd, c->yd,
                                                  CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &got, fp));
-    int pick = -1;
-    for (int pass = 0; pass < 2 && pick < 0; pass++)
-        for (int i = 0; i < got && pick < 0; i++)
-            if (fp[i].status == CUDNN_STATUS_SUCCESS && fp[i].memory <= CONV_WS_LIMIT &&
-                fp[i].determinism == CUDNN_DETERMINISTIC &&
-                (pass || !strict || fp[i].mathType == CUDNN_FMA_MATH))
-                pick = i;
+    int pick;
+    PICK_ALGO(fp, got, strict, pick);
     if (pick < 0)
         return enevo_errf(err, errlen, ENEVO_EBACKEND,
                           "cuDNN has no deterministic forward algorithm for layer %d", c->index);
@@ -243,13 +254,7 @@ static int conv_setup(struct cu_net *n, struct cnode *c, char *err, size_t errle
         cudnnConvolutionBwdDataAlgoPerf_t dp[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
         CKDNN(cudnnGetConvolutionBackwardDataAlgorithm_v7(
             n->dnn, c->wd, c->yd, c->cd, c->xd, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &got, dp));
-        pick = -1;
-        for (int pass = 0; pass < 2 && pick < 0; pass++)
-            for (int i = 0; i < got && pick < 0; i++)
-                if (dp[i].status == CUDNN_STATUS_SUCCESS && dp[i].memory <= CONV_WS_LIMIT &&
-                    dp[i].determinism == CUDNN_DETERMINISTIC &&
-                    (pass || !strict || dp[i].mathType == CUDNN_FMA_MATH))
-                    pick = i;
+        PICK_ALGO(dp, got, strict, pick);
         if (pick < 0)
             return enevo_errf(err, errlen, ENEVO_EBACKEND,
                               "cuDNN has no deterministic backward-data algorithm for layer %d",
@@ -259,13 +264,7 @@ static int conv_setup(struct cu_net *n, struct cnode *c, char *err, size_t errle
         cudnnConvolutionBwdFilterAlgoPerf_t wp[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
         CKDNN(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
             n->dnn, c->xd, c->yd, c->cd, c->wd, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &got, wp));
-        pick = -1;
-        for (int pass = 0; pass < 2 && pick < 0; pass++)
-            for (int i = 0; i < got && pick < 0; i++)
-                if (wp[i].status == CUDNN_STATUS_SUCCESS && wp[i].memory <= CONV_WS_LIMIT &&
-                    wp[i].determinism == CUDNN_DETERMINISTIC &&
-                    (pass || !strict || wp[i].mathType == CUDNN_FMA_MATH))
-                    pick = i;
+        PICK_ALGO(wp, got, strict, pick);
         if (pick < 0)
             return enevo_errf(err, errlen, ENEVO_EBACKEND,
                               "cuDNN has no deterministic backward-filter algorithm for layer %d",
@@ -356,11 +355,10 @@ static int node_forward(struct cu_net *n, struct cnode *c, bool train)
     case ENEVO_LAYER_DROPOUT: {
         double rate = pn->spec.rate;
         if (train && rate > 0) {
-            uint32_t thr = (uint32_t)(rate * 4294967296.0 > 4294967295.0 ? 4294967295.0
-                                                                         : rate * 4294967296.0);
-            float scale = rate < 1.0 ? (float)(1.0 / (1.0 - rate)) : 0.0f;
+            uint32_t thr = enevo_dropout_threshold(rate);
+            float scale = enevo_dropout_scale(rate);
             k_dropout<<<cu_blocks(c->out_n), CU_THREADS, 0, st>>>(
-                c->x, c->y, c->out_n, n->ctl, (uint64_t)c->index * 0xd6e8feb86659fd93ULL, thr,
+                c->x, c->y, c->out_n, n->ctl, (uint64_t)c->index * ENEVO_DROPOUT_SALT, thr,
                 scale);
             LAUNCHED();
         } else {
@@ -468,11 +466,10 @@ static int node_backward(struct cu_net *n, struct cnode *c)
             return 0;
         double rate = pn->spec.rate;
         if (rate > 0) {
-            uint32_t thr = (uint32_t)(rate * 4294967296.0 > 4294967295.0 ? 4294967295.0
-                                                                         : rate * 4294967296.0);
-            float scale = rate < 1.0 ? (float)(1.0 / (1.0 - rate)) : 0.0f;
+            uint32_t thr = enevo_dropout_threshold(rate);
+            float scale = enevo_dropout_scale(rate);
             k_dropout<<<cu_blocks(c->out_n), CU_THREADS, 0, st>>>(
-                c->dy, c->dx, c->out_n, n->ctl, (uint64_t)c->index * 0xd6e8feb86659fd93ULL, thr,
+                c->dy, c->dx, c->out_n, n->ctl, (uint64_t)c->index * ENEVO_DROPOUT_SALT, thr,
                 scale);
             LAUNCHED();
         } else {

@@ -6,27 +6,18 @@
 #include <string.h>
 
 #include "backend/cpu/cpu.h"
-
-static inline float keep_scale(uint64_t key, size_t i, uint32_t threshold, float scale)
-{
-    uint64_t z = key + (uint64_t)i * 0x9e3779b97f4a7c15ULL;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    z ^= z >> 31;
-    return (uint32_t)(z >> 32) >= threshold ? scale : 0.0f;
-}
+#include "backend/dropout_mask.h"
 
 static void apply_mask(const struct cpu_node *node, uint64_t key, float *dst, const float *src,
                        size_t n)
 {
     double rate = node->pn->spec.rate;
-    uint32_t threshold = (uint32_t)(rate * 4294967296.0 > 4294967295.0 ? 4294967295.0
-                                                                         : rate * 4294967296.0);
-    float scale = rate < 1.0 ? (float)(1.0 / (1.0 - rate)) : 0.0f;
-    uint64_t k = key ^ ((uint64_t)node->index * 0xd6e8feb86659fd93ULL);
+    uint32_t threshold = enevo_dropout_threshold(rate);
+    float scale = enevo_dropout_scale(rate);
+    uint64_t k = key ^ ((uint64_t)node->index * ENEVO_DROPOUT_SALT);
 #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < n; i++)
-        dst[i] = src[i] * keep_scale(k, i, threshold, scale);
+        dst[i] = src[i] * enevo_dropout_keep(k, i, threshold, scale);
 }
 
 static int dropout_setup(struct cpu_net *net, struct cpu_node *node, char *err, size_t errlen)
