@@ -1067,6 +1067,11 @@ static int cu_probe(int index, char *desc, size_t desclen, char *err, size_t err
 {
     int count = 0;
     cudaError_t e = cudaGetDeviceCount(&count);
+    if (e == cudaErrorInsufficientDriver || e == cudaErrorNoDevice)
+        return enevo_errf(err, errlen, ENEVO_EUNSUPPORTED,
+                          "no CUDA device: no NVIDIA GPU with a driver this CUDA %d.%d runtime "
+                          "can use (cudaGetDeviceCount: %s)",
+                          CUDART_VERSION / 1000, CUDART_VERSION % 1000 / 10, cudaGetErrorString(e));
     if (e != cudaSuccess)
         return enevo_errf(err, errlen, ENEVO_EUNSUPPORTED, "no CUDA device: %s",
                           cudaGetErrorString(e));
