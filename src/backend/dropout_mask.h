@@ -9,10 +9,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifndef ENEVO_HD
 #ifdef __CUDACC__
 #define ENEVO_HD __host__ __device__
 #else
 #define ENEVO_HD
+#endif
 #endif
 
 /* Per-layer salt, xored into the step key with the layer's index. */

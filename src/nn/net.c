@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "backend/backend.h"
+#include "backend/softmax_ce.h"
 #include "enevo/data.h"
 #include "nn/plan.h"
 
@@ -344,20 +345,11 @@ static double head_loss(const float *logits, float *dlogits, int batch, int k, c
             memset(dz, 0, sizeof(float) * (size_t)k);
             continue;
         }
-        /* log-sum-exp around the max: stable for any logit scale. */
-        int arg = 0;
-        for (int j = 1; j < k; j++)
-            if (z[j] > z[arg])
-                arg = j;
-        double m = z[arg], s = 0;
-        for (int j = 0; j < k; j++)
-            s += exp((double)z[j] - m);
-        double lse = m + log(s);
-        int y = labels[i];
+        int arg, y = labels[i];
+        double lse = enevo_row_lse(z, k, &arg);
         total += lse - z[y];
         hits += arg == y;
-        for (int j = 0; j < k; j++)
-            dz[j] = (float)(scale * (exp((double)z[j] - lse) - (j == y)) / n);
+        enevo_row_ce_grad(z, k, y, lse, scale, n, dz);
     }
     if (correct)
         *correct += hits;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "backend/dropout_mask.h"
+#include "backend/softmax_ce.h"
 
 #define CU_THREADS 256
 
@@ -401,21 +402,6 @@ __global__ void k_reset_step(cu_ctl *ctl, long long t)
  * one block. Training: d logits (scaled by 1/n, and w1 for head 1) and the
  * step's weighted mean loss into acc[ACC_WEIGHTED] (+ a non-finite count).
  * Evaluation: per-row sums of each head's loss and hits. */
-__device__ double row_ce(const float *z, int k, int label, int *arg_out, double *lse_out)
-{
-    int arg = 0;
-    for (int j = 1; j < k; j++)
-        if (z[j] > z[arg])
-            arg = j;
-    double m = z[arg], s = 0;
-    for (int j = 0; j < k; j++)
-        s += exp((double)z[j] - m);
-    double lse = m + log(s);
-    *arg_out = arg;
-    *lse_out = lse;
-    return lse - z[label];
-}
-
 __global__ void k_loss(const float *z0, const float *z1, float *d0, float *d1, const uint8_t *labels,
                        int batch, int k, int n, double w1, int train, double *acc)
 {
@@ -434,7 +420,7 @@ __global__ void k_loss(const float *z0, const float *z1, float *d0, float *d1, c
                 continue;
             }
             int arg;
-            double lse, l = row_ce(z, k, labels[r], &arg, &lse);
+            double lse = enevo_row_lse(z, k, &arg), l = lse - z[labels[r]];
             if (h == 0) {
                 l0 += l;
                 h0 += arg == labels[r];
@@ -442,11 +428,8 @@ __global__ void k_loss(const float *z0, const float *z1, float *d0, float *d1, c
                 l1 += l;
                 h1 += arg == labels[r];
             }
-            if (dz) {
-                double scale = (h == 0 ? 1.0 : w1) / n;
-                for (int j = 0; j < k; j++)
-                    dz[j] = (float)(scale * (exp((double)z[j] - lse) - (j == labels[r])));
-            }
+            if (dz)
+                enevo_row_ce_grad(z, k, labels[r], lse, h == 0 ? 1.0 : w1, n, dz);
         }
     }
     l0 = block_sum(l0, sh);
