@@ -9,13 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#ifndef ENEVO_HD
-#ifdef __CUDACC__
-#define ENEVO_HD __host__ __device__
-#else
-#define ENEVO_HD
-#endif
-#endif
+#include "backend/hostdev.h"
 
 /* Per-layer salt, xored into the step key with the layer's index. */
 #define ENEVO_DROPOUT_SALT 0xd6e8feb86659fd93ULL

@@ -7,13 +7,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#ifndef ENEVO_HD
-#ifdef __CUDACC__
-#define ENEVO_HD __host__ __device__
-#else
-#define ENEVO_HD
-#endif
-#endif
+#include "backend/hostdev.h"
 
 /* log sum_j exp z[j], computed around the max (stable for any logit
  * scale), and the argmax (the first of equal maxima) in *arg. The row's
