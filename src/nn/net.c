@@ -302,13 +302,22 @@ int enevo_net_evaluate_bound(struct enevo_net *net, int slot, double accuracy[2]
             return rc;
     } else {
         int batch = net->opts.batch;
+        size_t img = (size_t)d->c * d->h * d->w;
         for (int start = 0; start < d->n; start += batch) {
             int n = d->n - start < batch ? d->n - start : batch;
-            if ((rc = gather(net, d, NULL, start, n)) ||
-                (rc = enevo_net_forward(net, net->xbuf, false, 0)))
+            /* Full batches are read in place; only the tail is padded. */
+            const float *x = d->x + (size_t)start * img;
+            const uint8_t *y = d->y + start;
+            if (n < batch) {
+                if ((rc = gather(net, d, NULL, start, n)))
+                    return rc;
+                x = net->xbuf;
+                y = net->ybuf;
+            }
+            if ((rc = enevo_net_forward(net, x, false, 0)))
                 return rc;
             double l[2];
-            wtotal += enevo_net_loss_heads(net, net->ybuf, n, l, correct) * n;
+            wtotal += enevo_net_loss_heads(net, y, n, l, correct) * n;
             total[0] += l[0] * n;
             total[1] += l[1] * n;
         }
