@@ -282,6 +282,25 @@ done:
 
 static const float one = 1.0f, zero = 0.0f;
 
+/* dst = src * the step's mask (masked: training) or a plain copy. The
+ * backward pass calls it on the gradients with the same key, so it applies
+ * the forward's mask. */
+static int dropout_apply(struct cu_net *n, struct cnode *c, const float *src, float *dst,
+                         bool masked)
+{
+    double rate = c->pn->spec.rate;
+    if (masked && rate > 0) {
+        k_dropout<<<cu_blocks(c->out_n), CU_THREADS, 0, n->stream>>>(
+            src, dst, c->out_n, n->ctl, (uint64_t)c->index * ENEVO_DROPOUT_SALT,
+            enevo_dropout_threshold(rate), enevo_dropout_scale(rate));
+        LAUNCHED();
+    } else {
+        CK(cudaMemcpyAsync(dst, src, sizeof(float) * c->out_n, cudaMemcpyDeviceToDevice,
+                           n->stream));
+    }
+    return 0;
+}
+
 static int node_forward(struct cu_net *n, struct cnode *c, bool train)
 {
     const struct enevo_plan_node *pn = c->pn;
@@ -353,18 +372,7 @@ static int node_forward(struct cu_net *n, struct cnode *c, bool train)
         return 0;
     }
     case ENEVO_LAYER_DROPOUT: {
-        double rate = pn->spec.rate;
-        if (train && rate > 0) {
-            uint32_t thr = enevo_dropout_threshold(rate);
-            float scale = enevo_dropout_scale(rate);
-            k_dropout<<<cu_blocks(c->out_n), CU_THREADS, 0, st>>>(
-                c->x, c->y, c->out_n, n->ctl, (uint64_t)c->index * ENEVO_DROPOUT_SALT, thr,
-                scale);
-            LAUNCHED();
-        } else {
-            CK(cudaMemcpyAsync(c->y, c->x, sizeof(float) * c->out_n, cudaMemcpyDeviceToDevice, st));
-        }
-        return 0;
+        return dropout_apply(n, c, c->x, c->y, train);
     }
     default:
         return cu_report("forward", "unknown layer kind");
@@ -464,19 +472,8 @@ static int node_backward(struct cu_net *n, struct cnode *c)
     case ENEVO_LAYER_DROPOUT: {
         if (!c->need_dx)
             return 0;
-        double rate = pn->spec.rate;
-        if (rate > 0) {
-            uint32_t thr = enevo_dropout_threshold(rate);
-            float scale = enevo_dropout_scale(rate);
-            k_dropout<<<cu_blocks(c->out_n), CU_THREADS, 0, st>>>(
-                c->dy, c->dx, c->out_n, n->ctl, (uint64_t)c->index * ENEVO_DROPOUT_SALT, thr,
-                scale);
-            LAUNCHED();
-        } else {
-            CK(cudaMemcpyAsync(c->dx, c->dy, sizeof(float) * c->out_n, cudaMemcpyDeviceToDevice,
-                               st));
-        }
-        return scatter(n, c);
+        int rc = dropout_apply(n, c, c->dy, c->dx, true);
+        return rc ? rc : scatter(n, c);
     }
     default:
         return cu_report("backward", "unknown layer kind");
