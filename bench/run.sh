@@ -5,6 +5,7 @@
 #
 # usage: bench/run.sh [--seconds S] [--quick] [--rounds R] [--threads T]
 #                     [--batch-size B] [--nets "small medium"] [--no-enevo]
+#                     [--isa "AVX2 AVX512_CORE"]
 #
 #   --seconds S    length of one timing window in each benchmark (default 3)
 #   --quick        --seconds 1 --rounds 1, SGEMM windows of 0.3 s
@@ -13,10 +14,17 @@
 #   --batch-size B (default 64)
 #   --nets LIST    networks bench/<net>.phen to run (default "small medium")
 #   --no-enevo     run only the PyTorch and SGEMM parts
+#   --isa LIST     run the whole side-by-side once per instruction-set cap, one
+#                  table each: enevo and PyTorch's oneDNN get ONEDNN_MAX_CPU_ISA
+#                  (and DNNL_MAX_CPU_ISA) = the cap, PyTorch's own ATen kernels
+#                  ATEN_CPU_CAPABILITY (AVX2 -> avx2, AVX512* -> avx512, lower ->
+#                  default). Caps only lower the ISA: an AVX2 machine can check
+#                  SSE41 and AVX2, an AVX-512 one all three. Default: no cap.
 #
 # Environment: ENEVO (enevo binary, default ./enevo), PYTHON (default
 # /usr/bin/python3, the one with Debian's PyTorch).
-# Results: a table on stdout, bench/out/results.json, logs in bench/out/logs/.
+# Results: a table on stdout, bench/out/results.json (with --isa: one
+# results-<ISA>.json each), logs in bench/out/logs/.
 set -u
 
 cd "$(dirname "$0")/.." || exit 1
@@ -28,6 +36,7 @@ BATCH=64
 NETS="small medium"
 SGEMM_SECONDS=1
 NO_ENEVO=0
+ISAS=""
 ENEVO=${ENEVO:-./enevo}
 PY=${PYTHON:-/usr/bin/python3}
 
@@ -42,6 +51,7 @@ while [ $# -gt 0 ]; do
         --batch-size) [ $# -ge 2 ] || die "--batch-size needs a value"; BATCH=$2; shift 2 ;;
         --nets) [ $# -ge 2 ] || die "--nets needs a value"; NETS=$2; shift 2 ;;
         --no-enevo) NO_ENEVO=1; shift ;;
+        --isa) [ $# -ge 2 ] || die "--isa needs a list, e.g. \"AVX2 AVX512_CORE\""; ISAS=$2; shift 2 ;;
         -h|--help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
@@ -96,26 +106,41 @@ run() {
 run sgemm "$SGEMM" --threads "$THREADS" --seconds "$SGEMM_SECONDS" --json
 
 # ---- networks, enevo and torch interleaved ---------------------------------
-for net in $NETS; do
-    r=1
-    while [ "$r" -le "$ROUNDS" ]; do
-        if [ "$NO_ENEVO" = 0 ]; then
-            run "$net-enevo-$r" "$ENEVO" bench "bench/$net.phen" --batch-size "$BATCH" \
+# bench_nets PREFIX: every net, ROUNDS interleaved rounds; logs named PREFIX<net>-...
+bench_nets() {
+    local pre=$1 net r
+    for net in $NETS; do
+        r=1
+        while [ "$r" -le "$ROUNDS" ]; do
+            if [ "$NO_ENEVO" = 0 ]; then
+                run "$pre$net-enevo-$r" "$ENEVO" bench "bench/$net.phen" --batch-size "$BATCH" \
+                    --threads "$THREADS" --seconds "$SECONDS_PER" --json
+            fi
+            run "$pre$net-torch-$r" "$PY" bench/torch_bench.py "bench/$net.phen" --batch-size "$BATCH" \
                 --threads "$THREADS" --seconds "$SECONDS_PER" --json
-        fi
-        run "$net-torch-$r" "$PY" bench/torch_bench.py "bench/$net.phen" --batch-size "$BATCH" \
-            --threads "$THREADS" --seconds "$SECONDS_PER" --json
-        r=$((r + 1))
+            r=$((r + 1))
+        done
     done
-done
+}
 
-# ---- summary -----------------------------------------------------------------
-"$PY" - "$LOGS" "$OUT/results.json" "$NETS" "$ROUNDS" "$THREADS" "$BATCH" "$SECONDS_PER" "$NO_ENEVO" <<'EOF'
+# aten_cap ISA: the ATEN_CPU_CAPABILITY that matches a oneDNN cap.
+aten_cap() {
+    case "$1" in
+        AVX512*) echo avx512 ;;
+        AVX2*) echo avx2 ;;
+        *) echo default ;;
+    esac
+}
+
+summary() {
+"$PY" - "$LOGS" "$2" "$NETS" "$ROUNDS" "$THREADS" "$BATCH" "$SECONDS_PER" "$NO_ENEVO" "$1" "$3" <<'EOF'
 import json, os, sys, time, platform, subprocess
 
-logs, out, nets, rounds, threads, batch, secs, no_enevo = sys.argv[1:9]
+logs, out, nets, rounds, threads, batch, secs, no_enevo, prefix, isa = sys.argv[1:11]
 nets, rounds = nets.split(), int(rounds)
 TARGETS = {"small": (2.0, 3.0), "medium": (1.3, 1.5)}  # (train, infer) enevo/torch
+if isa.startswith("AVX2"):  # issue 11: the targets on AVX2 machines
+    TARGETS = {"small": (3.0, 4.0), "medium": (1.5, 2.0)}
 
 
 def load(name):
@@ -124,6 +149,10 @@ def load(name):
             return json.load(f)
     except (OSError, ValueError):
         return None
+
+
+def load_net(name):
+    return load(prefix + name)
 
 
 def best(runs, key):
@@ -161,6 +190,8 @@ res = {
     "batch_size": int(batch),
     "seconds_per_window": float(secs),
     "rounds": rounds,
+    "isa_cap": isa or None,
+    "enevo_cpu_isa": None,
     "aggregate": "best of rounds (each round: median of 3 windows)",
     "gflops_note": "train GFLOP/s = train img/s * 3 * flops_per_image / 1e9 "
                    "(fwd+bwd ~ 3x fwd estimate); infer GFLOP/s = img/s * flops_per_image / 1e9",
@@ -179,8 +210,8 @@ def ratio(a, b):
 
 rows = []
 for net in nets:
-    en = [r for r in (load("%s-enevo-%d" % (net, i)) for i in range(1, rounds + 1)) if r]
-    to = [r for r in (load("%s-torch-%d" % (net, i)) for i in range(1, rounds + 1)) if r]
+    en = [r for r in (load_net("%s-enevo-%d" % (net, i)) for i in range(1, rounds + 1)) if r]
+    to = [r for r in (load_net("%s-torch-%d" % (net, i)) for i in range(1, rounds + 1)) if r]
     e_tr, e_in = best(en, "train_images_per_s"), best(en, "infer_images_per_s")
     t_tr, t_in = best(to, "train_images_per_s"), best(to, "infer_images_per_s")
     fpi = next((r["flops_per_image"] for r in en if r.get("flops_per_image")), None)
@@ -207,6 +238,11 @@ for net in nets:
         d["flops_mismatch"] = "enevo %d vs torch_bench %d FLOPs/image (torch_bench counts conv/fc multiply-adds only)" % (fpi, t_fpi)
     res["nets"][net] = d
     rows.append((net, d))
+    res["enevo_cpu_isa"] = res["enevo_cpu_isa"] or next((r.get("cpu_isa") for r in en if r.get("cpu_isa")), None)
+    slow = [k for r in en for k in r.get("kernels_training", []) + r.get("kernels_inference", [])
+            if k.get("reference")]
+    if slow:
+        d["reference_kernels"] = slow
 
 with open(out, "w") as f:
     json.dump(res, f, indent=2)
@@ -223,6 +259,9 @@ def rt(r, t):
 
 
 print()
+if isa:
+    print("== ISA cap %s (ONEDNN_MAX_CPU_ISA; oneDNN runs %s; ATEN_CPU_CAPABILITY for PyTorch)"
+          % (isa, res["enevo_cpu_isa"] or "?"))
 print("enevo vs PyTorch %s, CPU %s, %s thread(s), batch %s, best of %d round(s) x median of 3 x %s s"
       % (res["nets"][nets[0]]["torch"]["torch_version"] if nets else "?", res["cpu"], threads,
          batch, rounds, secs))
@@ -249,12 +288,32 @@ print("%%SGEMM = share of OpenBLAS SGEMM %s GFLOP/s (2048^3, same threads, this 
 for net, d in rows:
     if d.get("flops_mismatch"):
         print("note: %s: forward FLOP counts differ: %s" % (net, d["flops_mismatch"]))
+for net, d in rows:
+    for k in d.get("reference_kernels", []):
+        print("SLOW PATH: %s: %s: %s runs %s (a oneDNN reference kernel)" % (net, k["layer"], k["op"], k["impl"]))
 if no_enevo == "1":
     print("(--no-enevo: enevo columns not measured)")
 print("results: %s" % out)
 EOF
-sum_rc=$?
-[ $sum_rc -eq 0 ] || FAILED=1
+[ $? -eq 0 ] || FAILED=1
+}
+
+if [ -z "$ISAS" ]; then
+    bench_nets ""
+    summary "" "$OUT/results.json" ""
+else
+    for isa in $ISAS; do
+        echo "== ISA cap $isa"
+        (
+            export ONEDNN_MAX_CPU_ISA=$isa DNNL_MAX_CPU_ISA=$isa ATEN_CPU_CAPABILITY=$(aten_cap "$isa")
+            bench_nets "$isa-"
+            exit "$FAILED"
+        ) || FAILED=1
+    done
+    for isa in $ISAS; do
+        summary "$isa-" "$OUT/results-$isa.json" "$isa"
+    done
+fi
 if [ "$FAILED" != 0 ]; then
     echo "bench/run.sh: some benchmarks failed (see above and $LOGS/)" >&2
     exit 1

@@ -232,7 +232,12 @@ static void device_flag(void **state)
                  phen10);
     if (rc)
         fail_msg("bench --device auto failed (%d): %s", rc, out);
-    char *last = strrchr(out, '{');
+    /* The JSON object is the last line (it holds nested objects). */
+    char *last = out + strlen(out);
+    while (last > out && last[-1] == '\n')
+        *--last = '\0';
+    while (last > out && last[-1] != '\n')
+        last--;
     cJSON *j = cJSON_Parse(last);
     assert_non_null(j);
     const cJSON *dev = cJSON_GetObjectItem(j, "device");

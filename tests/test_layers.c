@@ -120,6 +120,21 @@ static void gradcheck_conv(void **state)
               IMG, 3);
 }
 
+/* The shapes that had only reference kernels on AVX2 (issue 11): a strided
+ * valid conv on a 1-channel image (backward weights) and one into a
+ * 3-channel input (backward data). Their passes now run other formats with
+ * reorders between, or oneDNN's GEMM convolution; the ISA-cap rerun in
+ * test_kernels.c checks this under SSE41, AVX2 and AVX512_CORE. */
+static void gradcheck_strided_convs_on_few_channels(void **state)
+{
+    (void)state;
+    gradcheck("layer:conv out_channels:3 kernel_size:5 stride:2 padding:valid act:sigmoid bias:True input:-1\n"
+              "layer:conv out_channels:5 kernel_size:4 stride:2 padding:valid act:linear bias:True input:0\n"
+              "layer:conv out_channels:8 kernel_size:2 stride:1 padding:same act:sigmoid bias:False input:1\n"
+              "layer:fc act:softmax out_features:3 bias:True input:2\n",
+              (struct enevo_shape){1, 17, 17}, 3);
+}
+
 static void gradcheck_pool_max(void **state)
 {
     (void)state;
@@ -352,6 +367,7 @@ static void invalid_phenotype_is_rejected_before_allocation(void **state)
 
 const struct CMUnitTest enevo_tests_layers[] = {
     cmocka_unit_test(gradcheck_conv),
+    cmocka_unit_test(gradcheck_strided_convs_on_few_channels),
     cmocka_unit_test(gradcheck_pool_max),
     cmocka_unit_test(gradcheck_pool_avg_same),
     cmocka_unit_test(gradcheck_batch_norm),

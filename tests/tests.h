@@ -33,6 +33,7 @@
     X(protocol)              \
     X(partition)             \
     X(report)                \
+    X(kernels)               \
     X(cuda)
 
 #define ENEVO__TEST_DECL(g)                               \

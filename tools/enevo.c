@@ -619,6 +619,30 @@ static int throughput(struct enevo_net *net, struct enevo_optim *opt, const int 
     return 0;
 }
 
+/* Per layer, the implementation of each primitive (see enevo_net_kernels). */
+static cJSON *kernels_json(const struct enevo_net *net)
+{
+    cJSON *arr = cJSON_CreateArray();
+    int n = enevo_net_kernels(net, NULL, 0);
+    struct enevo_kernel *k = n > 0 ? calloc((size_t)n, sizeof *k) : NULL;
+    if (!k)
+        return arr;
+    enevo_net_kernels(net, k, n);
+    for (int i = 0; i < n; i++) {
+        char where[96];
+        enevo_net_describe_node(net, k[i].node, where, sizeof where);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "node", k[i].node);
+        cJSON_AddStringToObject(o, "layer", where);
+        cJSON_AddStringToObject(o, "op", k[i].op);
+        cJSON_AddStringToObject(o, "impl", k[i].impl);
+        cJSON_AddBoolToObject(o, "reference", k[i].reference);
+        cJSON_AddItemToArray(arr, o);
+    }
+    free(k);
+    return arr;
+}
+
 static int cmd_bench(const struct args *a)
 {
     char err[ENEVO_ERR_LEN];
@@ -729,6 +753,10 @@ static int cmd_bench(const struct args *a)
         cJSON_AddNumberToObject(o, "train_gflops_estimate", train_gflops);
         cJSON_AddNumberToObject(o, "infer_gflops", infer_gflops);
         cJSON_AddNumberToObject(o, "arena_bytes", (double)enevo_net_arena_bytes(tn));
+        if (!strcmp(dv.name, "cpu"))
+            cJSON_AddStringToObject(o, "cpu_isa", enevo_cpu_isa());
+        cJSON_AddItemToObject(o, "kernels_training", kernels_json(tn));
+        cJSON_AddItemToObject(o, "kernels_inference", kernels_json(in_net));
         print_json(o);
     }
     status = 0;
@@ -1376,6 +1404,9 @@ static const struct command commands[] = {
      "Training and inference images/s on the real data shape (1x28x28, 10 classes), median of\n"
      "three windows after a warm-up. Training steps run over 16 batches of random images bound\n"
      "to the net (on a GPU: in device memory), at learning rate 0; inference reruns one batch.\n"
+     "--json adds cpu_isa (the instruction set oneDNN uses, after any ONEDNN_MAX_CPU_ISA cap)\n"
+     "and, per layer, the implementation of every primitive of the training and inference\n"
+     "nets (kernels_training, kernels_inference); a reference kernel is a slow path.\n"
      DEVICE_HELP TF32_HELP,
      F_BATCH | F_THREADS | F_SECONDS | F_JSON | F_SEED | F_RESIZE | F_DEVICE | F_TF32},
     {"evolve", cmd_evolve,

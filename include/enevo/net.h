@@ -113,6 +113,31 @@ size_t enevo_net_arena_bytes(const struct enevo_net *net);
 /* The device the net runs on, resolved ("cpu", "cuda:0"). */
 const char *enevo_net_device(const struct enevo_net *net);
 
+/* One primitive of the net's executor and the implementation the library
+ * chose for it (oneDNN on the CPU: "jit:avx512_core", "brgconv:avx2",
+ * "x64:gemm:jit", "ref:any"...). A reference implementation is a slow path:
+ * oneDNN's portable loops, often 10-1000x slower than its JIT kernels. */
+struct enevo_kernel {
+    int node;        /* plan node (see enevo_net_describe_node); -1 = the net */
+    char op[64];     /* "convolution backward_weights", "reorder", "sum" */
+    char impl[64];
+    bool reference;
+};
+/* The instruction set oneDNN uses on this CPU ("AVX2", "AVX512_CORE",
+ * "AVX512_CORE_AMX"...), after any ONEDNN_MAX_CPU_ISA cap. Static string. */
+const char *enevo_cpu_isa(void);
+/* Fill out[0 .. min(n, max) - 1] with the net's primitives in creation
+ * order and return n (0 on a backend that does not report them: cuda). */
+int enevo_net_kernels(const struct enevo_net *net, struct enevo_kernel *out, int max);
+/* "layer 3 (conv)", "shape-fix conv before layer 5", "partition head" or
+ * "input" for node -1: a name for a plan node in messages. */
+void enevo_net_describe_node(const struct enevo_net *net, int node, char *buf, size_t len);
+/* One line naming every slow-path kernel ("slow path: layer 0 (conv):
+ * convolution backward_weights runs ref:any ..."), or "" when none; returns
+ * the number of reference kernels. enevo_net_create prints this line on
+ * stderr when it is not empty, unless ENEVO_QUIET_SLOW_PATH is set. */
+int enevo_net_slow_path(const struct enevo_net *net, char *buf, size_t len);
+
 /* Inference on the same input as the last forward, with the input and the
  * logits left where they are (on a GPU: no copies, no wait; the logits are
  * not updated on the host). For measurement windows: run one

@@ -50,6 +50,10 @@ struct enevo_backend {
                     double *weighted_sum);
     int (*forward_again)(void *impl);
     int (*sync)(void *impl);
+    /* Optional: the kernels the backend chose (see enevo_net_kernels):
+     * fills out[0 .. min(n, max) - 1], returns n. Kept last: cuda_net.cu
+     * initialises this struct by position. */
+    int (*kernels)(void *impl, struct enevo_kernel *out, int max);
 };
 
 /* The registry: "cpu" always; "cuda" when built with CUDA=1. NULL if unknown. */

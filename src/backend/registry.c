@@ -46,8 +46,9 @@ static void put(char *dst, size_t len, const char *s)
 int enevo_device_resolve(const char *device, char *resolved, size_t rlen, char *desc,
                          size_t desclen, char *err, size_t errlen)
 {
-    char cpu_desc[64];
-    snprintf(cpu_desc, sizeof cpu_desc, "CPU, %d threads", omp_get_max_threads());
+    char cpu_desc[96];
+    snprintf(cpu_desc, sizeof cpu_desc, "CPU, %d threads, %s", omp_get_max_threads(),
+             enevo_cpu_isa());
     if (!device || !device[0] || !strcmp(device, "cpu")) {
         put(resolved, rlen, "cpu");
         put(desc, desclen, cpu_desc);

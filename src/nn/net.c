@@ -3,6 +3,7 @@
 #include "enevo/net.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,6 +100,9 @@ int enevo_net_create(const struct enevo_phenotype *p, struct enevo_shape input, 
         enevo_net_free(net);
         return rc;
     }
+    char slow[1024];
+    if (enevo_net_slow_path(net, slow, sizeof slow) && !getenv("ENEVO_QUIET_SLOW_PATH"))
+        fprintf(stderr, "enevo: warning: %s%s\n", opts->training ? "training net: " : "", slow);
     *out = net;
     return 0;
 }
@@ -447,4 +451,60 @@ const struct enevo_plan *enevo__net_plan(const struct enevo_net *net)
 size_t enevo_net_arena_bytes(const struct enevo_net *net)
 {
     return net->backend->arena_bytes(net->impl);
+}
+
+int enevo_net_kernels(const struct enevo_net *net, struct enevo_kernel *out, int max)
+{
+    return net->backend->kernels ? net->backend->kernels(net->impl, out, max) : 0;
+}
+
+void enevo_net_describe_node(const struct enevo_net *net, int node, char *buf, size_t len)
+{
+    const struct enevo_plan *plan = &net->plan;
+    if (node < 0 || node >= plan->n) {
+        snprintf(buf, len, "input");
+        return;
+    }
+    const struct enevo_plan_node *n = &plan->nodes[node];
+    const char *kind = enevo_layer_kind_name(n->spec.kind);
+    if (n->phen_id >= 0) {
+        snprintf(buf, len, "layer %d (%s)", n->phen_id, kind);
+    } else if (n->phen_id == -2) {
+        snprintf(buf, len, "partition head (%s)", kind);
+    } else {
+        /* A shape-fix conv feeds the merge right after it. */
+        int consumer = -1;
+        for (int i = node + 1; i < plan->n && consumer < 0; i++)
+            for (int k = 0; k < plan->nodes[i].n_in; k++)
+                if (plan->nodes[i].in[k] == node && plan->nodes[i].phen_id >= 0)
+                    consumer = plan->nodes[i].phen_id;
+        snprintf(buf, len, "shape-fix %s before layer %d", kind, consumer);
+    }
+}
+
+int enevo_net_slow_path(const struct enevo_net *net, char *buf, size_t len)
+{
+    int n = enevo_net_kernels(net, NULL, 0), slow = 0;
+    struct enevo_kernel *k = n > 0 ? malloc(sizeof *k * (size_t)n) : NULL;
+    size_t used = 0;
+    if (len)
+        buf[0] = '\0';
+    if (!k)
+        return 0;
+    enevo_net_kernels(net, k, n);
+    for (int i = 0; i < n; i++) {
+        if (!k[i].reference)
+            continue;
+        char where[96];
+        enevo_net_describe_node(net, k[i].node, where, sizeof where);
+        if (used < len)
+            used += (size_t)snprintf(buf + used, len - used, "%s%s: %s runs %s", slow ? "; " : "slow path: ",
+                                     where, k[i].op, k[i].impl);
+        slow++;
+    }
+    if (slow && used < len)
+        snprintf(buf + used, len - used,
+                 " (a oneDNN reference kernel, 10-1000x slower than a JIT one; please report it)");
+    free(k);
+    return slow;
 }

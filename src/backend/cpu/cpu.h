@@ -30,6 +30,7 @@ struct cpu_buf {
  * arena can be placed after all primitives are created. */
 struct cpu_prim {
     dnnl_primitive_t p;
+    int node; /* plan node that created it (-1: the net), for enevo_net_kernels */
     int n;
     struct {
         int arg;
@@ -85,6 +86,10 @@ struct cpu_net {
     bool weights_stale;         /* reorder weights before this forward */
     struct cpu_buf image;       /* the input batch, plain nchw (external) */
     struct cpu_buf scratch;     /* shared scratchpad */
+    /* Every primitive created, in creation order, for enevo_net_kernels;
+     * cur_node is the plan node being set up (-1 outside a node). */
+    struct cpu_prim **prims;
+    int n_prims, cap_prims, cur_node;
     /* arena */
     struct cpu_buf **reqs;
     int n_reqs, cap_reqs;
@@ -145,6 +150,16 @@ void cpu_weights_destroy(struct cpu_weights *w);
 void cpu_buf_rebind(struct cpu_buf *buf, float *data);
 /* True when oneDNN picked a reference (non-JIT) implementation. */
 bool cpu_pd_is_reference(const_dnnl_primitive_desc_t pd);
+/* True for an implementation name oneDNN gives its reference kernels. */
+bool cpu_impl_is_reference(const char *impl);
+/* The first implementation of op descriptor d that is not a reference one
+ * (oneDNN lists them best first): dnnl_success and *pd, or
+ * dnnl_unimplemented when only reference kernels take these formats. */
+dnnl_status_t cpu_pd_create_fast(dnnl_primitive_desc_t *pd, const_dnnl_op_desc_t d,
+                                 const_dnnl_primitive_attr_t attr, dnnl_engine_t eng,
+                                 const_dnnl_primitive_desc_t hint);
+/* A plain (row-major: nchw, nc, a) f32 descriptor with like's dimensions. */
+void cpu_md_plain_like(dnnl_memory_desc_t *md, const dnnl_memory_desc_t *like);
 int cpu_check(dnnl_status_t st, const char *what, char *err, size_t errlen);
 
 /* Layers with weights (conv, fc): shapes and the three op descriptors. */

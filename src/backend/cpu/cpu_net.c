@@ -3,14 +3,24 @@
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+
+#include <oneapi/dnnl/dnnl_debug.h>
 
 #include "backend/cpu/cpu.h"
 #include "enevo/error.h"
 
 /* Merge / reorder state of a node whose input is not a plain view. */
 struct cpu_input {
-    struct cpu_prim fwd;     /* reorder or sum into node->src_own */
+    struct cpu_prim fwd;     /* a single input's reorder into node->src_own */
+    /* A sum-merge: each input in node->src_own's format (reordered into
+     * same[k] when it comes in another), then added element by element.
+     * oneDNN's own sum has only a reference kernel for mixed formats and
+     * for padded blocked ones (8 channels in nChw16c). */
+    struct cpu_buf same[ENEVO_MAX_INPUTS];
+    struct cpu_prim to_same[ENEVO_MAX_INPUTS];
+    struct cpu_buf *sum_src[ENEVO_MAX_INPUTS];
     /* backward: diff_src_own scattered to each producer's diff_dst */
     struct cpu_prim bwd[ENEVO_MAX_INPUTS];
     struct cpu_buf tmp;      /* reordered gradient before it is added */
@@ -29,11 +39,49 @@ int cpu_check(dnnl_status_t st, const char *what, char *err, size_t errlen)
     return enevo_errf(err, errlen, ENEVO_EBACKEND, "oneDNN: %s failed (status %d)", what, (int)st);
 }
 
+/* "ref:any", "ref_fused:any", "gemm:ref" (a convolution over the reference
+ * GEMM): oneDNN's portable C++ loops, 10-1000x slower than its JIT kernels. */
+bool cpu_impl_is_reference(const char *impl)
+{
+    return impl && strstr(impl, "ref") != NULL;
+}
+
 bool cpu_pd_is_reference(const_dnnl_primitive_desc_t pd)
 {
     const char *impl = NULL;
     dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
-    return impl && !strncmp(impl, "ref", 3);
+    return cpu_impl_is_reference(impl);
+}
+
+dnnl_status_t cpu_pd_create_fast(dnnl_primitive_desc_t *pd, const_dnnl_op_desc_t d,
+                                 const_dnnl_primitive_attr_t attr, dnnl_engine_t eng,
+                                 const_dnnl_primitive_desc_t hint)
+{
+    dnnl_primitive_desc_iterator_t it;
+    dnnl_status_t st = dnnl_primitive_desc_iterator_create(&it, d, attr, eng, hint);
+    if (st != dnnl_success)
+        return st;
+    st = dnnl_unimplemented;
+    do {
+        dnnl_primitive_desc_t cand = dnnl_primitive_desc_iterator_fetch(it);
+        if (!cand)
+            break;
+        if (!cpu_pd_is_reference(cand)) {
+            *pd = cand;
+            st = dnnl_success;
+            break;
+        }
+        dnnl_primitive_desc_destroy(cand);
+    } while (dnnl_primitive_desc_iterator_next(it) == dnnl_success);
+    dnnl_primitive_desc_iterator_destroy(it);
+    return st;
+}
+
+void cpu_md_plain_like(dnnl_memory_desc_t *md, const dnnl_memory_desc_t *like)
+{
+    static const dnnl_format_tag_t tags[] = {dnnl_format_tag_undef, dnnl_a, dnnl_ab, dnnl_abc,
+                                             dnnl_abcd};
+    dnnl_memory_desc_init_by_tag(md, like->ndims, like->dims, dnnl_f32, tags[like->ndims]);
 }
 
 int cpu_request(struct cpu_net *net, struct cpu_buf *buf, size_t bytes)
@@ -190,10 +238,22 @@ int cpu_prim_create(struct cpu_net *net, struct cpu_prim *prim, dnnl_primitive_d
         net->scratch.md = *sp;
     }
     memset(prim, 0, sizeof *prim);
+    prim->node = net->cur_node;
     dnnl_status_t st = dnnl_primitive_create(&prim->p, pd);
     dnnl_primitive_desc_destroy(pd);
     if (st == dnnl_success && sp_bytes)
         cpu_prim_arg(prim, DNNL_ARG_SCRATCHPAD, &net->scratch);
+    if (st == dnnl_success) {
+        if (net->n_prims == net->cap_prims) {
+            int cap = net->cap_prims ? 2 * net->cap_prims : 32;
+            struct cpu_prim **r = realloc(net->prims, sizeof *r * (size_t)cap);
+            if (!r)
+                return enevo_errf(err, errlen, ENEVO_ENOMEM, "out of memory");
+            net->prims = r;
+            net->cap_prims = cap;
+        }
+        net->prims[net->n_prims++] = prim;
+    }
     return cpu_check(st, "primitive creation", err, errlen);
 }
 
@@ -304,25 +364,37 @@ static int setup_input(struct cpu_exec *ex, struct cpu_node *node, char *err, si
         return cpu_reorder_create(net, &ci->fwd, producer_dst(net, pn->in[0]), &node->src_own,
                                   err, errlen);
     /* A sum of several inputs, whatever their formats. */
-    dnnl_memory_desc_t mds[ENEVO_MAX_INPUTS];
-    float scales[ENEVO_MAX_INPUTS];
     for (int k = 0; k < pn->n_in; k++) {
-        mds[k] = producer_dst(net, pn->in[k])->md;
-        scales[k] = 1.0f;
+        struct cpu_buf *src = producer_dst(net, pn->in[k]);
+        ci->sum_src[k] = src;
+        if (dnnl_memory_desc_equal(&src->md, &node->src_own.md))
+            continue;
+        ci->same[k].md = node->src_own.md;
+        ci->sum_src[k] = &ci->same[k];
+        if (cpu_request(net, &ci->same[k], 0))
+            return enevo_errf(err, errlen, ENEVO_ENOMEM, "out of memory");
+        if ((rc = cpu_reorder_create(net, &ci->to_same[k], src, &ci->same[k], err, errlen)))
+            return rc;
     }
-    dnnl_primitive_attr_t attr = cpu_attr(ENEVO_ACT_LINEAR);
-    dnnl_primitive_desc_t pd;
-    dnnl_status_t st =
-        dnnl_sum_primitive_desc_create(&pd, &node->src_own.md, pn->n_in, scales, mds, attr, net->eng);
-    dnnl_primitive_attr_destroy(attr);
-    if ((rc = cpu_check(st, "sum descriptor", err, errlen)))
-        return rc;
-    if ((rc = cpu_prim_create(net, &ci->fwd, pd, err, errlen)))
-        return rc;
-    cpu_prim_arg(&ci->fwd, DNNL_ARG_DST, &node->src_own);
-    for (int k = 0; k < pn->n_in; k++)
-        cpu_prim_arg(&ci->fwd, DNNL_ARG_MULTIPLE_SRC + k, producer_dst(net, pn->in[k]));
     return 0;
+}
+
+/* dst = the sum of n buffers of dst's size and format (padding included:
+ * oneDNN keeps the padding of blocked formats at zero). */
+static void sum_into(struct cpu_buf *dst, struct cpu_buf *const *src, int n)
+{
+    float *d = dst->data;
+    size_t len = dst->bytes / sizeof(float);
+    const float *a = src[0]->data, *b = src[1]->data;
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < len; i++)
+        d[i] = a[i] + b[i];
+    for (int k = 2; k < n; k++) {
+        const float *c = src[k]->data;
+#pragma omp parallel for simd schedule(static)
+        for (size_t i = 0; i < len; i++)
+            d[i] += c[i];
+    }
 }
 
 /* Gradient routing: a layer writes d(src) straight into its producer's
@@ -430,6 +502,7 @@ static void cpu_destroy(void *impl_)
                 node->ops->destroy(node);
             cpu_prim_destroy(&ex->inputs[i].fwd);
             for (int k = 0; k < ENEVO_MAX_INPUTS; k++) {
+                cpu_prim_destroy(&ex->inputs[i].to_same[k]);
                 cpu_prim_destroy(&ex->inputs[i].bwd[k]);
                 if (impl->views && impl->views[i].view[k].mem)
                     dnnl_memory_destroy(impl->views[i].view[k].mem);
@@ -437,6 +510,7 @@ static void cpu_destroy(void *impl_)
         }
     }
     free(net->reqs);
+    free(net->prims);
     free(net->arena);
     free(net->nodes);
     free(ex->inputs);
@@ -497,6 +571,7 @@ static int cpu_create(const struct enevo_plan *plan, const struct enevo_net_opts
     net->params = params;
     net->grads = grads;
     net->stats = stats;
+    net->cur_node = -1;
     if (opts->threads > 0)
         omp_set_num_threads(opts->threads);
     int rc = cpu_check(dnnl_engine_create(&net->eng, dnnl_cpu, 0), "engine", err, errlen);
@@ -519,6 +594,7 @@ static int cpu_create(const struct enevo_plan *plan, const struct enevo_net_opts
         node->pn = &plan->nodes[i];
         node->index = i;
         node->ops = ops_for(node->pn->spec.kind);
+        net->cur_node = i;
         /* Default input: the first producer's output, as is. A layer that
          * wants another format sets node->src = &node->src_own with its md. */
         struct cpu_buf *first = producer_dst(net, node->pn->in[0]);
@@ -543,10 +619,14 @@ static int cpu_create(const struct enevo_plan *plan, const struct enevo_net_opts
         if (rc && !strstr(err, "layer"))
             enevo_errf(err, errlen, rc, "%s: %s", node->ops->name, err);
     }
+    net->cur_node = -1;
     if (!rc)
         rc = alloc_arena(net, err, errlen);
-    for (int i = 0; !rc && opts->training && i < plan->n; i++)
+    for (int i = 0; !rc && opts->training && i < plan->n; i++) {
+        net->cur_node = i;
         rc = setup_scatter(ex, &net->nodes[i], &impl->views[i], err, errlen);
+    }
+    net->cur_node = -1;
     for (int h = 0; !rc && h < 2; h++) {
         int idx = h ? plan->output2 : plan->output;
         if (idx < 0)
@@ -577,7 +657,12 @@ static int cpu_forward(void *impl_, const float *x, bool train, uint64_t key, bo
         struct cpu_node *node = &net->nodes[i];
         if (node->src == &node->src_own) {
             struct cpu_input *ci = &ex->inputs[i];
-            if (ci->fwd.p)
+            for (int k = 0; k < node->pn->n_in; k++)
+                if (ci->to_same[k].p)
+                    cpu_prim_exec(net, &ci->to_same[k]);
+            if (node->pn->n_in > 1)
+                sum_into(&node->src_own, ci->sum_src, node->pn->n_in);
+            else if (ci->fwd.p)
                 cpu_prim_exec(net, &ci->fwd);
             else
                 memcpy(node->src_own.data, producer_dst(net, node->pn->in[0])->data,
@@ -646,6 +731,60 @@ static size_t cpu_arena_bytes(void *impl_)
     return impl->ex.net.arena_bytes;
 }
 
+const char *enevo_cpu_isa(void)
+{
+    switch (dnnl_get_effective_cpu_isa()) {
+    case dnnl_cpu_isa_sse41:
+        return "SSE41";
+    case dnnl_cpu_isa_avx:
+        return "AVX";
+    case dnnl_cpu_isa_avx2:
+        return "AVX2";
+    case dnnl_cpu_isa_avx2_vnni:
+        return "AVX2_VNNI";
+    case dnnl_cpu_isa_avx512_mic:
+    case dnnl_cpu_isa_avx512_mic_4ops:
+        return "AVX512_MIC";
+    case dnnl_cpu_isa_avx512_core:
+        return "AVX512_CORE";
+    case dnnl_cpu_isa_avx512_core_vnni:
+        return "AVX512_CORE_VNNI";
+    case dnnl_cpu_isa_avx512_core_bf16:
+        return "AVX512_CORE_BF16";
+    case dnnl_cpu_isa_avx512_core_amx:
+        return "AVX512_CORE_AMX";
+    default:
+        return "unknown";
+    }
+}
+
+static int cpu_kernels(void *impl_, struct enevo_kernel *out, int max)
+{
+    struct cpu_impl *impl = impl_;
+    struct cpu_net *net = &impl->ex.net;
+    for (int i = 0; i < net->n_prims && i < max; i++) {
+        const struct cpu_prim *pr = net->prims[i];
+        const_dnnl_primitive_desc_t pd = NULL;
+        const char *name = NULL;
+        dnnl_primitive_kind_t kind = dnnl_undefined_primitive;
+        dnnl_prop_kind_t prop = dnnl_prop_kind_undef;
+        dnnl_primitive_get_primitive_desc(pr->p, &pd);
+        dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name);
+        dnnl_primitive_desc_query(pd, dnnl_query_primitive_kind, 0, &kind);
+        /* Reorders, sums and concats have no propagation kind. */
+        if (kind != dnnl_reorder && kind != dnnl_sum && kind != dnnl_concat)
+            dnnl_primitive_desc_query(pd, dnnl_query_prop_kind, 0, &prop);
+        struct enevo_kernel *k = &out[i];
+        k->node = pr->node;
+        snprintf(k->op, sizeof k->op, "%s%s%s", dnnl_prim_kind2str(kind),
+                 prop == dnnl_prop_kind_undef ? "" : " ",
+                 prop == dnnl_prop_kind_undef ? "" : dnnl_prop_kind2str(prop));
+        snprintf(k->impl, sizeof k->impl, "%s", name ? name : "?");
+        k->reference = cpu_impl_is_reference(name);
+    }
+    return net->n_prims;
+}
+
 const struct enevo_backend enevo_backend_cpu = {
     .name = "cpu",
     .create = cpu_create,
@@ -653,4 +792,5 @@ const struct enevo_backend enevo_backend_cpu = {
     .forward = cpu_forward,
     .backward = cpu_backward,
     .arena_bytes = cpu_arena_bytes,
+    .kernels = cpu_kernels,
 };

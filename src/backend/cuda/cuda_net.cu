@@ -1090,4 +1090,5 @@ extern "C" const struct enevo_backend enevo_backend_cuda = {
     "cuda",        cu_create,       cu_destroy,   cu_forward,     cu_backward,
     cu_arena_bytes, cu_probe,       cu_push,      cu_pull,        cu_bind_data,
     cu_train_steps, cu_pull_optim,  cu_evaluate,  cu_forward_again, cu_sync,
+    NULL, /* kernels: cuDNN picks per call; not reported */
 };

@@ -1,6 +1,9 @@
-/* Batch normalisation on oneDNN, in the producer's format. Training uses
+/* Batch normalisation on oneDNN, in the producer's format when oneDNN has
+ * optimised kernels for it, else in the first format that has them (a
+ * plain few-channel conv output on AVX has only bnorm_ref). Training uses
  * the batch statistics and updates the running ones as PyTorch does
  * (momentum 0.1, unbiased variance); evaluation uses the running ones. */
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "backend/cpu/cpu.h"
@@ -30,7 +33,7 @@ static int bn_prim(struct cpu_net *net, struct cpu_prim *prim, dnnl_prop_kind_t 
         st = dnnl_batch_normalization_forward_desc_init(&d, prop, &node->src->md, BN_EPS, flags);
     dnnl_primitive_attr_t attr = cpu_attr(ENEVO_ACT_LINEAR);
     dnnl_primitive_desc_t pd;
-    if (st == dnnl_success)
+    if (st == dnnl_success && cpu_pd_create_fast(&pd, &d, attr, net->eng, hint) != dnnl_success)
         st = dnnl_primitive_desc_create(&pd, &d, attr, net->eng, hint);
     dnnl_primitive_attr_destroy(attr);
     int rc = cpu_check(st, "batch normalization", err, errlen);
@@ -39,6 +42,53 @@ static int bn_prim(struct cpu_net *net, struct cpu_prim *prim, dnnl_prop_kind_t 
     if (keep)
         dnnl_primitive_desc_clone(keep, pd);
     return cpu_prim_create(net, prim, pd, err, errlen);
+}
+
+/* Whether every pass the net runs (inference; training and backward when
+ * training) has an optimised kernel on data in format md. */
+static bool fast_on(struct cpu_net *net, const dnnl_memory_desc_t *md, unsigned flags)
+{
+    static const dnnl_prop_kind_t props[] = {dnnl_forward_inference, dnnl_forward_training,
+                                             dnnl_backward};
+    dnnl_primitive_attr_t attr = cpu_attr(ENEVO_ACT_LINEAR);
+    dnnl_primitive_desc_t hint = NULL;
+    bool ok = attr != NULL;
+    for (int i = 0; ok && i < (net->opts.training ? 3 : 1); i++) {
+        dnnl_batch_normalization_desc_t d;
+        dnnl_status_t st =
+            i == 2 ? dnnl_batch_normalization_backward_desc_init(&d, props[i], md, md, BN_EPS, flags)
+                   : dnnl_batch_normalization_forward_desc_init(
+                         &d, props[i], md, BN_EPS, i == 0 ? flags | dnnl_use_global_stats : flags);
+        dnnl_primitive_desc_t pd;
+        ok = st == dnnl_success && cpu_pd_create_fast(&pd, &d, attr, net->eng, hint) == dnnl_success;
+        if (ok && i == 1)
+            hint = pd;
+        else if (ok)
+            dnnl_primitive_desc_destroy(pd);
+    }
+    if (hint)
+        dnnl_primitive_desc_destroy(hint);
+    if (attr)
+        dnnl_primitive_attr_destroy(attr);
+    return ok;
+}
+
+/* Read the input in the producer's format, or in the first of a few
+ * others that has optimised kernels (then setup_input adds a reorder). */
+static void choose_format(struct cpu_net *net, struct cpu_node *node, unsigned flags)
+{
+    if (fast_on(net, &node->src->md, flags) || node->src->md.ndims != 4)
+        return;
+    static const dnnl_format_tag_t tags[] = {dnnl_aBcd16b, dnnl_aBcd8b, dnnl_acdb, dnnl_abcd};
+    for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++) {
+        dnnl_memory_desc_t md;
+        dnnl_memory_desc_init_by_tag(&md, 4, node->src->md.dims, dnnl_f32, tags[i]);
+        if (fast_on(net, &md, flags)) {
+            node->src_own.md = md;
+            node->src = &node->src_own;
+            return;
+        }
+    }
 }
 
 static int bn_setup(struct cpu_net *net, struct cpu_node *node, char *err, size_t errlen)
@@ -50,6 +100,8 @@ static int bn_setup(struct cpu_net *net, struct cpu_node *node, char *err, size_
     node->priv = b;
     b->c = pn->in_shape.c;
     b->per_channel = (size_t)net->batch * (size_t)pn->in_shape.h * (size_t)pn->in_shape.w;
+    unsigned flags = dnnl_use_scale | dnnl_use_shift;
+    choose_format(net, node, flags);
     node->dst.md = node->src->md;
     dnnl_memory_desc_t cmd;
     dnnl_dims_t cd = {b->c};
@@ -62,7 +114,6 @@ static int bn_setup(struct cpu_net *net, struct cpu_node *node, char *err, size_
     if (!rc)
         rc = cpu_buf_external(net, &b->run_var, &cmd, net->stats + pn->s_off + (size_t)b->c, err,
                               errlen);
-    unsigned flags = dnnl_use_scale | dnnl_use_shift;
     if (!rc)
         rc = bn_prim(net, &b->fwd_infer, dnnl_forward_inference, flags | dnnl_use_global_stats,
                      NULL, NULL, node, err, errlen);
