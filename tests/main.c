@@ -62,6 +62,15 @@ const char *enevo_test_fixture(const char *name)
     return NULL;
 }
 
+const char *enevo_test_fixture_or_say(const char *name, const char *why)
+{
+    const char *path = enevo_test_fixture(name);
+    if (!path)
+        print_message("ENERGIZE fixtures not found at ../shared/fixtures/energize (%s): %s\n", name,
+                      why ? why : "this check is about ENERGIZE's own files");
+    return path;
+}
+
 static int matches(const char *name, int argc, char **argv)
 {
     if (argc < 2)

@@ -1,5 +1,7 @@
 /* tests/test_grammar.c — grammar parser, DSGE genotypes: random, decode,
- * mutate, clamp, encode, copy, write/read. */
+ * mutate, clamp, encode, copy, write/read. The generic properties run on the
+ * project's configs/default.grammar, and on ENERGIZE's energize.grammar too
+ * when ../shared/fixtures/energize is there. */
 #include "tests.h"
 
 #include <math.h>
@@ -21,17 +23,50 @@ static struct enevo_grammar *parse_ok(const char *text)
     return g;
 }
 
-/* The energize fixture, or NULL (the caller skips). */
-static struct enevo_grammar *load_fixture(const char *name)
+static struct enevo_grammar *load_ok(const char *path)
 {
-    const char *path = enevo_test_fixture(name);
-    if (!path)
-        return NULL;
     struct enevo_grammar *g;
     char err[ENEVO_ERR_LEN] = "";
     if (enevo_grammar_load(path, &g, err, sizeof err))
-        fail_msg("load %s failed: %s", name, err);
+        fail_msg("load %s failed: %s", path, err);
     return g;
+}
+
+/* An ENERGIZE fixture grammar, or NULL after a line saying it is missing
+ * and what is left out (`why`). */
+static struct enevo_grammar *load_fixture(const char *name, const char *why)
+{
+    const char *path = enevo_test_fixture_or_say(name, why);
+    return path ? load_ok(path) : NULL;
+}
+
+/* The grammars every generic property runs on: the project's own, always
+ * (tests run from the repository root), and ENERGIZE's when ../shared is
+ * there. Both describe ENERGIZE's Fashion-MNIST search space, rule for
+ * rule (fixtures_parse checks this), so the spot checks that name rules and
+ * tokens (<softmax>, epochs:10000, ...) hold for each; the range checks
+ * read their ranges from the grammar itself and hold for any grammar. */
+static const struct grammar_file {
+    const char *path; /* from the repository root, or a fixture name */
+    int fixture;
+} grammar_files[] = {
+    {"configs/default.grammar", 0},
+    {"energize.grammar", 1},
+};
+
+/* Runs `fn` on each grammar of grammar_files that is there. */
+static void each_grammar(void (*fn)(struct enevo_grammar *g, const char *name))
+{
+    for (size_t i = 0; i < ENEVO_COUNT(grammar_files); i++) {
+        const struct grammar_file *f = &grammar_files[i];
+        struct enevo_grammar *g =
+            f->fixture ? load_fixture(f->path, "checked configs/default.grammar only")
+                       : load_ok(f->path);
+        if (!g)
+            continue;
+        fn(g, f->path);
+        enevo_grammar_free(g);
+    }
 }
 
 static int sym(const struct enevo_grammar *g, const char *name)
@@ -50,63 +85,199 @@ static char *decode_ok(const struct enevo_grammar *g, struct enevo_dsge *d, enev
     return text;
 }
 
-/* Attribute ranges of energize.grammar. `scope` is the entity token the
- * range applies to ("" for any): weight_decay and momentum differ per
- * optimiser. */
-static const struct range {
-    const char *scope, *name;
+/* ---- a grammar read back from its canonical text ------------------------ */
+
+/* The checks below must hold for any grammar, so they take rules, terminals
+ * and attribute specs [name,type,n,min,max] from enevo_grammar_format's
+ * text (the grammar itself is opaque). One name may have different ranges
+ * in different places (weight_decay per optimiser), so a spec carries its
+ * scope: the first terminal before it in its alternative ("learning:adam"),
+ * or "" when there is none. */
+enum { MAX_RULES = 64, MAX_SPECS = 128, MAX_TERMS = 256 };
+
+struct spec {
+    char scope[64], name[64], type[16];
+    int n, rule;
     double lo, hi;
-    int is_int;
-} ranges[] = {
-    {"", "out_channels", 32, 256, 1},
-    {"", "kernel_size", 2, 5, 1},
-    {"", "stride", 1, 3, 1},
-    {"", "rate", 0, 0.7, 0},
-    {"", "out_features", 128, 2048, 1},
-    {"", "batch_size", 32, 1024, 1},
-    {"", "early_stop", 5, 20, 1},
-    {"", "lr", 0.0001, 0.1, 0},
-    {"learning:gradient_descent", "momentum", 0.68, 0.99, 0},
-    {"learning:gradient_descent", "weight_decay", 0.000001, 0.001, 0},
-    {"learning:adam", "beta1", 0.5, 0.9999, 0},
-    {"learning:adam", "beta2", 0.5, 0.9999, 0},
-    {"learning:adam", "weight_decay", 0.000001, 0.001, 0},
-    {"learning:rmsprop", "alpha", 0.5, 1, 0},
-    {"learning:rmsprop", "weight_decay", 0.000001, 0.001, 0},
-    {"learning:lars", "lr_weights", 0.05, 0.35, 0},
-    {"learning:lars", "lr_biases", 0.001, 0.01, 0},
-    {"learning:lars", "momentum", 0.7, 0.9, 0},
-    {"learning:lars", "weight_decay", 0.0000001, 0.00001, 0},
+    int lo_dyn, hi_dyn; /* `_`: supplied when the value is drawn */
 };
 
-/* Every numeric attribute of the text lies in its grammar range; returns
- * how many were checked. Terminals with fixed values are passed over. */
-static int check_ranges(const char *text)
+struct gtext {
+    int n_rules, n_specs, n_terms;
+    char name[MAX_RULES][64];    /* in index order */
+    char *rhs[MAX_RULES];        /* owned copies */
+    const char *term[MAX_TERMS]; /* literal key:value terminals, into text */
+    struct spec spec[MAX_SPECS];
+    char *text; /* cut up: rule names, terminals */
+};
+
+static struct gtext *gtext_read(const struct enevo_grammar *g)
 {
-    char *copy = strdup(text), *save = NULL, scope[64] = "";
-    int checked = 0;
-    for (char *t = strtok_r(copy, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
-        char *colon = strchr(t, ':');
-        if (!colon)
-            fail_msg("token without ':' in '%s'", text);
-        if (!strncmp(t, "layer:", 6) || !strncmp(t, "learning:", 9))
-            snprintf(scope, sizeof scope, "%s", t);
-        for (size_t i = 0; i < ENEVO_COUNT(ranges); i++) {
-            const struct range *r = &ranges[i];
-            if (strlen(r->name) != (size_t)(colon - t) || strncmp(t, r->name, strlen(r->name)))
-                continue;
-            if (r->scope[0] && strcmp(r->scope, scope))
-                continue;
-            char *end;
-            double v = strtod(colon + 1, &end);
-            if (*end)
-                fail_msg("'%s' is not a number in '%s'", t, text);
-            if (v < r->lo || v > r->hi || (r->is_int && v != floor(v)))
-                fail_msg("'%s' out of [%g, %g] in '%s'", t, r->lo, r->hi, text);
-            checked++;
+    struct gtext *t = calloc(1, sizeof *t);
+    assert_non_null(t);
+    t->text = enevo_grammar_format(g);
+    assert_non_null(t->text);
+    char *lsave = NULL;
+    for (char *line = strtok_r(t->text, "\n", &lsave); line; line = strtok_r(NULL, "\n", &lsave)) {
+        char *sep = strstr(line, " ::= ");
+        if (line[0] != '<' || !sep || sep[-1] != '>' || t->n_rules == MAX_RULES)
+            fail_msg("unexpected canonical line '%s'", line);
+        int r = t->n_rules++;
+        snprintf(t->name[r], sizeof t->name[r], "%.*s", (int)(sep - line - 2), line + 1);
+        t->rhs[r] = strdup(sep + 5);
+        char scope[64] = "", *save = NULL;
+        for (char *tok = strtok_r(sep + 5, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+            if (!strcmp(tok, "|")) {
+                scope[0] = '\0';
+            } else if (tok[0] == '[') {
+                struct spec *s = &t->spec[t->n_specs];
+                char lo[32], hi[32];
+                if (t->n_specs == MAX_SPECS || sscanf(tok, "[%63[^,],%15[^,],%d,%31[^,],%31[^]]]",
+                                                      s->name, s->type, &s->n, lo, hi) != 5)
+                    fail_msg("unexpected attribute '%s' in <%s>", tok, t->name[r]);
+                snprintf(s->scope, sizeof s->scope, "%s", scope);
+                s->rule = r;
+                s->lo_dyn = !strcmp(lo, "_");
+                s->hi_dyn = !strcmp(hi, "_");
+                s->lo = s->lo_dyn ? 0 : strtod(lo, NULL);
+                s->hi = s->hi_dyn ? 0 : strtod(hi, NULL);
+                t->n_specs++;
+            } else if (tok[0] != '<') {
+                if (!scope[0])
+                    snprintf(scope, sizeof scope, "%s", tok);
+                assert_true(t->n_terms < MAX_TERMS);
+                t->term[t->n_terms++] = tok;
+            }
         }
     }
+    assert_true(t->n_rules > 0);
+    return t;
+}
+
+static void gtext_free(struct gtext *t)
+{
+    for (int r = 0; r < t->n_rules; r++)
+        free(t->rhs[r]);
+    free(t->text);
+    free(t);
+}
+
+/* Marks in seen[] the rules a derivation of rule `start` can use. */
+static void gtext_reach(const struct gtext *t, int start, char seen[MAX_RULES])
+{
+    memset(seen, 0, MAX_RULES);
+    seen[start] = 1;
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (int r = 0; r < t->n_rules; r++)
+            for (int q = 0; seen[r] && q < t->n_rules; q++) {
+                char ref[70];
+                snprintf(ref, sizeof ref, "<%s>", t->name[q]);
+                if (!seen[q] && strstr(t->rhs[r], ref))
+                    seen[q] = changed = 1;
+            }
+    }
+}
+
+/* Whether a derivation of rule `start` can hold attributes (dyn: ones with
+ * a dynamic bound `_`). */
+static int gtext_has_attrs(const struct gtext *t, int start, int dyn)
+{
+    char seen[MAX_RULES];
+    gtext_reach(t, start, seen);
+    for (int i = 0; i < t->n_specs; i++)
+        if (seen[t->spec[i].rule] && (!dyn || t->spec[i].lo_dyn || t->spec[i].hi_dyn))
+            return 1;
+    return 0;
+}
+
+/* Whether `vals` ("3", "8,16") are spec s's n values, each of its type
+ * and within its bounds (a dynamic bound is not checked). */
+static int spec_fits(const struct spec *s, const char *vals)
+{
+    int count = 0;
+    for (const char *p = vals;; p++) {
+        char *end;
+        double v = strtod(p, &end), x = v;
+        if (end == p || !isfinite(v))
+            return 0;
+        count++;
+        if (!strcmp(s->type, "int_power2") || !strcmp(s->type, "inv_power2")) {
+            if (v <= 0)
+                return 0;
+            x = strcmp(s->type, "int_power2") ? -log2(v) : log2(v); /* exact for 2^k */
+            if (x != floor(x))
+                return 0;
+        } else if (!strcmp(s->type, "int")) {
+            if (v != floor(v))
+                return 0;
+        } else if (strcmp(s->type, "float")) {
+            fail_msg("unknown attribute type '%s'", s->type);
+        }
+        if ((!s->lo_dyn && x < s->lo) || (!s->hi_dyn && x > s->hi))
+            return 0;
+        if (!*end)
+            break;
+        if (*end != ',')
+            return 0;
+        p = end;
+    }
+    return count == s->n;
+}
+
+/* Every token of a decoded text is a terminal of the grammar or an
+ * attribute whose values fit a spec of that name: one in the current scope
+ * (the last scope terminal seen) when the name has one there, else any.
+ * Returns how many attributes were checked, or -1 with a message in why. */
+static int range_errors(const struct gtext *t, const char *text, char *why, size_t whylen)
+{
+    char *copy = strdup(text), *save = NULL;
+    const char *scope = "";
+    int checked = 0;
+    for (char *tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+        int literal = 0;
+        for (int i = 0; i < t->n_terms; i++)
+            literal |= !strcmp(tok, t->term[i]);
+        for (int i = 0; i < t->n_specs; i++)
+            if (!strcmp(tok, t->spec[i].scope))
+                scope = t->spec[i].scope;
+        if (literal)
+            continue;
+        char *colon = strchr(tok, ':');
+        int named = 0, in_scope = 0, fits = 0, fits_in_scope = 0;
+        for (int i = 0; colon && i < t->n_specs; i++) {
+            const struct spec *s = &t->spec[i];
+            if (strlen(s->name) != (size_t)(colon - tok) || strncmp(s->name, tok, strlen(s->name)))
+                continue;
+            int f = spec_fits(s, colon + 1);
+            named++;
+            fits |= f;
+            if (!strcmp(s->scope, scope)) {
+                in_scope++;
+                fits_in_scope |= f;
+            }
+        }
+        if (!named)
+            snprintf(why, whylen, "'%s' is neither a terminal nor an attribute of the grammar",
+                     tok);
+        else if (in_scope ? !fits_in_scope : !fits)
+            snprintf(why, whylen, "'%s' is out of its grammar range (scope '%s')", tok, scope);
+        if (!named || (in_scope ? !fits_in_scope : !fits)) {
+            free(copy);
+            return -1;
+        }
+        checked++;
+    }
     free(copy);
+    return checked;
+}
+
+static int check_ranges(const struct gtext *t, const char *text)
+{
+    char why[256];
+    int checked = range_errors(t, text, why, sizeof why);
+    if (checked < 0)
+        fail_msg("%s in '%s'", why, text);
     return checked;
 }
 
@@ -114,43 +285,88 @@ static const char *const starts[] = {"features", "classification", "learning", "
 
 /* ---- parsing ---------------------------------------------------------- */
 
-static void fixtures_parse(void **state)
+static int count_lines(const char *text)
 {
-    (void)state;
-    struct enevo_grammar *g = load_fixture("energize.grammar");
-    if (!g)
-        skip();
-    struct enevo_grammar *dg = load_fixture("denser.grammar");
-    assert_non_null(dg);
+    int n = 0;
+    for (const char *p = text; *p; p++)
+        n += *p == '\n';
+    return n;
+}
+
+/* Rule indices where both files put them, and the rule count. */
+static void fixtures_parse_on(struct enevo_grammar *g, const char *name)
+{
+    (void)name;
     assert_int_equal(enevo_grammar_symbol(g, "features"), 0);
     assert_int_equal(enevo_grammar_symbol(g, "<features>"), 0);
     assert_int_equal(enevo_grammar_symbol(g, "convolution"), 1);
     assert_int_equal(enevo_grammar_symbol(g, "early_stop"), 18);
     assert_int_equal(enevo_grammar_symbol(g, "model_partition"), 19);
     assert_int_equal(enevo_grammar_symbol(g, "nope"), -1);
-    assert_int_equal(enevo_grammar_symbol(dg, "model_partition"), -1);
-    assert_int_equal(enevo_grammar_symbol(dg, "early_stop"), 18);
     /* rule count: the last index plus one, and no index beyond */
-    char *f = enevo_grammar_format(g), *df = enevo_grammar_format(dg);
-    int lines = 0, dlines = 0;
-    for (const char *p = f; *p; p++)
-        lines += *p == '\n';
-    for (const char *p = df; *p; p++)
-        dlines += *p == '\n';
-    assert_int_equal(lines, 20);
-    assert_int_equal(dlines, 19);
+    char *f = enevo_grammar_format(g);
+    assert_int_equal(count_lines(f), 20);
     free(f);
-    free(df);
-    enevo_grammar_free(g);
-    enevo_grammar_free(dg);
 }
 
-static void format_round_trips(void **state)
+/* How many canonical lines of `a` (each "<x> ::= ...\n") are not lines of `b`. */
+static int rules_missing(const char *a, const char *b)
+{
+    size_t blen = strlen(b);
+    char *nb = malloc(blen + 2);
+    assert_non_null(nb);
+    nb[0] = '\n';
+    memcpy(nb + 1, b, blen + 1);
+    int missing = 0;
+    for (const char *l = a; *l;) {
+        const char *e = strchr(l, '\n');
+        size_t n = e ? (size_t)(e - l) + 1 : strlen(l);
+        char *want = malloc(n + 2);
+        assert_non_null(want);
+        want[0] = '\n';
+        memcpy(want + 1, l, n);
+        want[n + 1] = '\0';
+        if (!strstr(nb, want)) {
+            print_message("rule not in the other grammar: %s", want + 1);
+            missing++;
+        }
+        free(want);
+        l += n;
+    }
+    free(nb);
+    return missing;
+}
+
+static void fixtures_parse(void **state)
 {
     (void)state;
-    struct enevo_grammar *g = load_fixture("energize.grammar");
-    if (!g)
-        skip();
+    each_grammar(fixtures_parse_on);
+    /* About ENERGIZE's own files: DENSER's grammar, and the project's
+     * grammar being ENERGIZE's rule for rule (order aside). */
+    if (!enevo_test_fixture_or_say("energize.grammar", "the checks of ENERGIZE's and DENSER's "
+                                                       "grammars are left out"))
+        return;
+    struct enevo_grammar *g = load_ok(enevo_test_fixture("energize.grammar"));
+    struct enevo_grammar *dg = load_ok(enevo_test_fixture("denser.grammar"));
+    struct enevo_grammar *own = load_ok("configs/default.grammar");
+    assert_int_equal(enevo_grammar_symbol(dg, "model_partition"), -1);
+    assert_int_equal(enevo_grammar_symbol(dg, "early_stop"), 18);
+    char *f = enevo_grammar_format(g), *df = enevo_grammar_format(dg),
+         *of = enevo_grammar_format(own);
+    assert_int_equal(count_lines(df), 19);
+    assert_int_equal(rules_missing(of, f), 0);
+    assert_int_equal(rules_missing(f, of), 0);
+    free(f);
+    free(df);
+    free(of);
+    enevo_grammar_free(g);
+    enevo_grammar_free(dg);
+    enevo_grammar_free(own);
+}
+
+static void format_round_trips_on(struct enevo_grammar *g, const char *name)
+{
+    (void)name;
     char *f1 = enevo_grammar_format(g);
     assert_non_null(strstr(f1, "<early_stop> ::= [early_stop,int,1,5,20]\n"));
     assert_non_null(strstr(f1, "[weight_decay,float,1,1e-07,1e-05]"));
@@ -176,8 +392,13 @@ static void format_round_trips(void **state)
     }
     free(f1);
     free(f2);
-    enevo_grammar_free(g);
     enevo_grammar_free(g2);
+}
+
+static void format_round_trips(void **state)
+{
+    (void)state;
+    each_grammar(format_round_trips_on);
 }
 
 static void parse_tolerates_spaces_comments_and_crlf(void **state)
@@ -234,46 +455,75 @@ static void malformed_grammars_are_rejected(void **state)
 
 /* ---- random derivations and decoding ---------------------------------- */
 
+static void random_derivations_are_in_range_on(struct enevo_grammar *g, const char *name)
+{
+    struct gtext *t = gtext_read(g);
+    /* The checker itself catches what it should. */
+    static const char *const wrong[] = {
+        "layer:conv out_channels:257 kernel_size:3 stride:1 padding:same act:relu bias:True",
+        "layer:conv out_channels:32.5 kernel_size:3 stride:1 padding:same act:relu bias:True",
+        "layer:dropout rate:nan",
+        "layer:dropout rate:0.1,0.2",
+        /* 0.95 is a gradient_descent momentum, out of lars's [0.7, 0.9] */
+        "learning:lars lr_weights:0.1 lr_biases:0.005 momentum:0.95 weight_decay:0.000001",
+        "layer:fc act:relu out_features:128 bias:Maybe",
+    };
+    char why[256];
+    for (size_t i = 0; i < ENEVO_COUNT(wrong); i++)
+        if (range_errors(t, wrong[i], why, sizeof why) >= 0)
+            fail_msg("%s: range check accepts '%s'", name, wrong[i]);
+    assert_int_equal(range_errors(t,
+                                  "learning:gradient_descent lr:0.1 momentum:0.95 "
+                                  "weight_decay:0.001 nesterov:True early_stop:5 "
+                                  "batch_size:32 epochs:10000",
+                                  why, sizeof why),
+                     5);
+
+    /* Every rule as a start, except those that need dynamic bounds
+     * (dynamic_bounds_and_clamp). */
+    enevo_rng r;
+    enevo_rng_seed(&r, 42, ENEVO_STREAM_EVO);
+    int seen_conv = 0, seen_adam = 0, n_starts = 0;
+    for (int rule = 0; rule < t->n_rules; rule++) {
+        if (gtext_has_attrs(t, rule, 1))
+            continue;
+        const char *start = t->name[rule];
+        int st = sym(g, start), checked = 0;
+        n_starts++;
+        for (int i = 0; i < 200; i++) {
+            struct enevo_dsge *d;
+            assert_int_equal(enevo_dsge_random(g, st, NULL, 0, &r, &d), 0);
+            assert_int_equal(enevo_dsge_start(d), st);
+            char *text = decode_ok(g, d, &r);
+            checked += check_ranges(t, text);
+            seen_conv += !strncmp(text, "layer:conv out_channels:", 24);
+            seen_adam += !strncmp(text, "learning:adam lr:", 17);
+            /* spot checks of ENERGIZE's space (both grammars describe it) */
+            if (!strcmp(start, "softmax")) /* out_features:10 is a fixed terminal */
+                assert_string_equal(text, "layer:fc act:softmax out_features:10 bias:True");
+            if (!strcmp(start, "learning"))
+                assert_non_null(strstr(text, " epochs:10000"));
+            free(text);
+            enevo_dsge_free(d);
+        }
+        /* each start reaching an attribute draws one in at least 1 of 10 */
+        if (gtext_has_attrs(t, rule, 0) ? checked < 20 : checked != 0)
+            fail_msg("%s: <%s>: %d attributes in 200 derivations", name, start, checked);
+    }
+    assert_true(n_starts > 0);
+    assert_true(seen_conv > 0 && seen_adam > 0);
+    gtext_free(t);
+}
+
 static void random_derivations_are_in_range(void **state)
 {
     (void)state;
-    struct enevo_grammar *g = load_fixture("energize.grammar");
-    if (!g)
-        skip();
-    enevo_rng r;
-    enevo_rng_seed(&r, 42, ENEVO_STREAM_EVO);
-    int seen_conv = 0, seen_adam = 0;
-    for (size_t s = 0; s < ENEVO_COUNT(starts); s++) {
-        int checked = 0;
-        for (int i = 0; i < 200; i++) {
-            struct enevo_dsge *d;
-            assert_int_equal(enevo_dsge_random(g, sym(g, starts[s]), NULL, 0, &r, &d), 0);
-            assert_int_equal(enevo_dsge_start(d), sym(g, starts[s]));
-            char *t = decode_ok(g, d, &r);
-            if (strcmp(starts[s], "softmax")) /* out_features:10 is a fixed terminal */
-                checked += check_ranges(t);
-            seen_conv += !strncmp(t, "layer:conv out_channels:", 24);
-            seen_adam += !strncmp(t, "learning:adam lr:", 17);
-            if (!strcmp(starts[s], "softmax"))
-                assert_string_equal(t, "layer:fc act:softmax out_features:10 bias:True");
-            if (!strcmp(starts[s], "learning"))
-                assert_non_null(strstr(t, " epochs:10000"));
-            free(t);
-            enevo_dsge_free(d);
-        }
-        if (strcmp(starts[s], "softmax"))
-            assert_true(checked >= 100);
-    }
-    assert_true(seen_conv > 0 && seen_adam > 0);
-    enevo_grammar_free(g);
+    each_grammar(random_derivations_are_in_range_on);
 }
 
-static void same_seed_same_text(void **state)
+static void same_seed_same_text_on(struct enevo_grammar *g, const char *name)
 {
-    (void)state;
-    struct enevo_grammar *g = load_fixture("energize.grammar");
-    if (!g)
-        skip();
+    (void)name;
     int differ = 0;
     for (int seed = 0; seed < 20; seed++) {
         enevo_rng r1, r2, r3;
@@ -297,7 +547,12 @@ static void same_seed_same_text(void **state)
         enevo_dsge_free(c);
     }
     assert_true(differ >= 18);
-    enevo_grammar_free(g);
+}
+
+static void same_seed_same_text(void **state)
+{
+    (void)state;
+    each_grammar(same_seed_same_text_on);
 }
 
 static void duplicate_alternatives_weigh_double(void **state)
@@ -402,12 +657,9 @@ static void recursive_grammars_terminate(void **state)
 
 /* ---- mutation, copies ---------------------------------------------------- */
 
-static void mutation_changes_and_stays_in_range(void **state)
+static void mutation_changes_and_stays_in_range_on(struct enevo_grammar *g, const char *name)
 {
-    (void)state;
-    struct enevo_grammar *g = load_fixture("energize.grammar");
-    if (!g)
-        skip();
+    struct gtext *t = gtext_read(g);
     enevo_rng r;
     enevo_rng_seed(&r, 7, ENEVO_STREAM_EVO);
     const char *which[] = {"features", "learning", "classification"};
@@ -420,17 +672,24 @@ static void mutation_changes_and_stays_in_range(void **state)
             assert_int_equal(enevo_dsge_mutate(g, d, NULL, 0, &r), 0);
             /* mutate repairs: decoding now needs no draws */
             char *after = decode_ok(g, d, NULL);
-            check_ranges(after);
+            check_ranges(t, after);
             changed += strcmp(before, after) != 0;
             free(before);
             before = after;
         }
         if (changed <= 100)
-            fail_msg("<%s>: only %d of 200 mutations changed the text", which[s], changed);
+            fail_msg("%s: <%s>: only %d of 200 mutations changed the text", name, which[s],
+                     changed);
         free(before);
         enevo_dsge_free(d);
     }
-    enevo_grammar_free(g);
+    gtext_free(t);
+}
+
+static void mutation_changes_and_stays_in_range(void **state)
+{
+    (void)state;
+    each_grammar(mutation_changes_and_stays_in_range_on);
 }
 
 static void mutation_skips_duplicate_productions(void **state)
@@ -461,12 +720,9 @@ static void mutation_skips_duplicate_productions(void **state)
     enevo_grammar_free(g);
 }
 
-static void copies_do_not_alias(void **state)
+static void copies_do_not_alias_on(struct enevo_grammar *g, const char *name)
 {
-    (void)state;
-    struct enevo_grammar *g = load_fixture("energize.grammar");
-    if (!g)
-        skip();
+    (void)name;
     enevo_rng r;
     enevo_rng_seed(&r, 13, ENEVO_STREAM_EVO);
     for (size_t s = 0; s < ENEVO_COUNT(starts); s++) {
@@ -487,17 +743,19 @@ static void copies_do_not_alias(void **state)
         enevo_dsge_free(c);
         enevo_dsge_free(d);
     }
-    enevo_grammar_free(g);
+}
+
+static void copies_do_not_alias(void **state)
+{
+    (void)state;
+    each_grammar(copies_do_not_alias_on);
 }
 
 /* ---- serialisation ------------------------------------------------------- */
 
-static void write_read_round_trip(void **state)
+static void write_read_round_trip_on(struct enevo_grammar *g, const char *name)
 {
-    (void)state;
-    struct enevo_grammar *g = load_fixture("energize.grammar");
-    if (!g)
-        skip();
+    (void)name;
     enevo_rng r;
     enevo_rng_seed(&r, 21, ENEVO_STREAM_EVO);
     enum { N = 40 };
@@ -525,16 +783,44 @@ static void write_read_round_trip(void **state)
     }
     assert_int_equal(pos, len);
     free(buf);
-    enevo_grammar_free(g);
 }
 
-static void corrupt_serialisations_are_rejected(void **state)
+static void write_read_round_trip(void **state)
 {
     (void)state;
-    struct enevo_grammar *g = load_fixture("energize.grammar");
-    if (!g)
-        skip();
-    struct enevo_grammar *dg = load_fixture("denser.grammar");
+    each_grammar(write_read_round_trip_on);
+}
+
+/* A rule with one production and no non-terminals: with `n_values` values,
+ * all of them one attribute of type `type` with fixed bounds (n_values 0:
+ * no attributes). Its index, or -1. */
+static int plain_rule(const struct gtext *t, int n_values, const char *type)
+{
+    for (int r = 0; r < t->n_rules; r++) {
+        if (strchr(t->rhs[r], '|') || strchr(t->rhs[r], '<'))
+            continue;
+        int n_specs = 0, ok = 1;
+        for (int i = 0; i < t->n_specs; i++) {
+            const struct spec *s = &t->spec[i];
+            if (s->rule != r)
+                continue;
+            n_specs++;
+            ok &= s->n == n_values && !strcmp(s->type, type) && !s->lo_dyn && !s->hi_dyn;
+        }
+        if (n_values ? n_specs == 1 && ok : n_specs == 0)
+            return r;
+    }
+    return -1;
+}
+
+/* The layout enevo_dsge_write documents by example: a 12-byte header
+ * (magic, start, rule count), then per rule its expansion count and each
+ * expansion's production, value count and 8-byte values. A derivation of a
+ * plain rule r (above) has count 1 at 12 + 4r, its production at 16 + 4r,
+ * its value count at 20 + 4r and its values from 24 + 4r. */
+static void corrupt_serialisations_are_rejected_on(struct enevo_grammar *g, const char *name)
+{
+    struct gtext *t = gtext_read(g);
     enevo_rng r;
     enevo_rng_seed(&r, 2, ENEVO_STREAM_EVO);
     struct enevo_dsge *d, *out;
@@ -555,10 +841,17 @@ static void corrupt_serialisations_are_rejected(void **state)
         assert_int_equal(pos, 0);
         assert_non_null(strstr(err, "truncated"));
     }
-    /* wrong grammar: denser has one rule fewer */
+    /* wrong grammar: this one plus a rule */
+    char *canon = enevo_grammar_format(g), *more_text = malloc(strlen(canon) + 64);
+    assert_non_null(more_text);
+    sprintf(more_text, "%s<zz_extra_rule> ::= x:1\n", canon);
+    free(canon);
+    struct enevo_grammar *more = parse_ok(more_text);
+    free(more_text);
     pos = 0;
-    assert_int_equal(enevo_dsge_read(dg, buf, len, &pos, &out, err, sizeof err), ENEVO_EFORMAT);
+    assert_int_equal(enevo_dsge_read(more, buf, len, &pos, &out, err, sizeof err), ENEVO_EFORMAT);
     assert_non_null(strstr(err, "non-terminals"));
+    enevo_grammar_free(more);
     /* bad magic */
     buf[0] ^= 0xff;
     pos = 0;
@@ -566,55 +859,95 @@ static void corrupt_serialisations_are_rejected(void **state)
     assert_non_null(strstr(err, "magic"));
     free(buf);
 
-    /* <softmax> (index 11): header 12 bytes, 11 empty counts, then its
-     * count at 56, production at 60, value count at 64 */
+    /* a rule without attributes (<softmax>, <batch_norm>) */
+    size_t nt = (size_t)t->n_rules;
+    int fixed = plain_rule(t, 0, "");
+    if (fixed < 0)
+        fail_msg("%s: no rule with one production and no attributes", name);
+    size_t at = 12 + 4 * (size_t)fixed;
+    char want[128];
     buf = NULL;
     len = cap = 0;
-    assert_int_equal(sym(g, "softmax"), 11);
-    assert_int_equal(enevo_dsge_random(g, 11, NULL, 0, &r, &d), 0);
+    assert_int_equal(sym(g, t->name[fixed]), fixed);
+    assert_int_equal(enevo_dsge_random(g, fixed, NULL, 0, &r, &d), 0);
     assert_int_equal(enevo_dsge_write(d, &buf, &len, &cap), 0);
     enevo_dsge_free(d);
-    assert_int_equal(len, 12 + 20 * 4 + 8);
-    assert_int_equal(buf[56], 1);
-    buf[60] = 1; /* <softmax> has one production */
+    assert_int_equal(len, 12 + nt * 4 + 8);
+    assert_int_equal(buf[at], 1);
+    buf[at + 4] = 1; /* it has one production */
     pos = 0;
     assert_int_equal(enevo_dsge_read(g, buf, len, &pos, &out, err, sizeof err), ENEVO_EFORMAT);
-    assert_non_null(strstr(err, "<softmax> has 1 productions"));
-    buf[60] = 0;
-    buf[64] = 1; /* no values in that production */
+    snprintf(want, sizeof want, "<%s> has 1 productions", t->name[fixed]);
+    if (!strstr(err, want))
+        fail_msg("%s: '%s' lacks '%s'", name, err, want);
+    buf[at + 4] = 0;
+    buf[at + 8] = 1; /* no values in that production */
     pos = 0;
     assert_int_equal(enevo_dsge_read(g, buf, len, &pos, &out, err, sizeof err), ENEVO_EFORMAT);
     assert_non_null(strstr(err, "values"));
-    buf[64] = 0;
-    buf[4] = 25; /* start symbol out of range */
+    buf[at + 8] = 0;
+    buf[4] = (unsigned char)(nt + 5); /* start symbol out of range */
     pos = 0;
     assert_int_equal(enevo_dsge_read(g, buf, len, &pos, &out, err, sizeof err), ENEVO_EFORMAT);
     assert_non_null(strstr(err, "start"));
-    buf[4] = 11;
+    buf[4] = (unsigned char)fixed;
     pos = 0;
     assert_int_equal(enevo_dsge_read(g, buf, len, &pos, &out, err, sizeof err), 0);
     enevo_dsge_free(out);
     free(buf);
 
-    /* <early_stop> (index 18) holds one int, stored just before the last
-     * count (<model_partition>'s): 12.5, infinity and NaN are no ints */
+    /* a rule holding one int (<early_stop>): 12.5, infinity and NaN are no ints */
+    int one_int = plain_rule(t, 1, "int");
+    if (one_int < 0)
+        fail_msg("%s: no rule with one production and one int", name);
+    assert_int_equal(sym(g, t->name[one_int]), one_int);
+    at = 24 + 4 * (size_t)one_int;
     buf = NULL;
     len = cap = 0;
-    assert_int_equal(enevo_dsge_random(g, 18, NULL, 0, &r, &d), 0);
+    assert_int_equal(enevo_dsge_random(g, one_int, NULL, 0, &r, &d), 0);
     assert_int_equal(enevo_dsge_write(d, &buf, &len, &cap), 0);
     enevo_dsge_free(d);
-    assert_int_equal(len, 12 + 20 * 4 + 16);
+    assert_int_equal(len, 12 + nt * 4 + 16);
     double bad_values[] = {12.5, INFINITY, NAN};
+    const char *attr = NULL;
+    for (int i = 0; i < t->n_specs; i++)
+        if (t->spec[i].rule == one_int)
+            attr = t->spec[i].name;
+    snprintf(want, sizeof want, "attribute %s has an invalid int value", attr);
     for (size_t i = 0; i < ENEVO_COUNT(bad_values); i++) {
         uint64_t bits;
         memcpy(&bits, &bad_values[i], sizeof bits);
         for (int b = 0; b < 8; b++)
-            buf[len - 12 + (size_t)b] = (unsigned char)(bits >> (8 * b));
+            buf[at + (size_t)b] = (unsigned char)(bits >> (8 * b));
         pos = 0;
         assert_int_equal(enevo_dsge_read(g, buf, len, &pos, &out, err, sizeof err), ENEVO_EFORMAT);
-        if (!strstr(err, "early_stop has an invalid int value"))
-            fail_msg("value %zu: %s", i, err);
+        if (!strstr(err, want))
+            fail_msg("%s: value %zu: '%s' lacks '%s'", name, i, err, want);
     }
+    free(buf);
+    gtext_free(t);
+}
+
+static void corrupt_serialisations_are_rejected(void **state)
+{
+    (void)state;
+    each_grammar(corrupt_serialisations_are_rejected_on);
+    /* About ENERGIZE's own files: DENSER's grammar has one rule fewer. */
+    const char *path = enevo_test_fixture_or_say("denser.grammar", "its check is left out");
+    if (!path)
+        return;
+    struct enevo_grammar *dg = load_ok(path), *g = load_ok("configs/default.grammar");
+    enevo_rng r;
+    enevo_rng_seed(&r, 2, ENEVO_STREAM_EVO);
+    struct enevo_dsge *d, *out;
+    unsigned char *buf = NULL;
+    size_t len = 0, cap = 0, pos = 0;
+    char err[ENEVO_ERR_LEN];
+    assert_int_equal(enevo_dsge_random(g, sym(g, "learning"), NULL, 0, &r, &d), 0);
+    assert_int_equal(enevo_dsge_write(d, &buf, &len, &cap), 0);
+    enevo_dsge_free(d);
+    assert_int_equal(enevo_dsge_read(dg, buf, len, &pos, &out, err, sizeof err), ENEVO_EFORMAT);
+    assert_non_null(strstr(err, "non-terminals"));
     free(buf);
     enevo_grammar_free(dg);
     enevo_grammar_free(g);
@@ -622,12 +955,9 @@ static void corrupt_serialisations_are_rejected(void **state)
 
 /* ---- encode ---------------------------------------------------------------- */
 
-static void encode_decode_round_trip(void **state)
+static void encode_decode_round_trip_on(struct enevo_grammar *g, const char *name)
 {
-    (void)state;
-    struct enevo_grammar *g = load_fixture("energize.grammar");
-    if (!g)
-        skip();
+    (void)name;
     enevo_rng r;
     enevo_rng_seed(&r, 77, ENEVO_STREAM_EVO);
     for (int i = 0; i < 100; i++) {
@@ -646,15 +976,17 @@ static void encode_decode_round_trip(void **state)
         enevo_dsge_free(d);
         enevo_dsge_free(e);
     }
-    enevo_grammar_free(g);
 }
 
-static void encode_energize_phenotype_lines(void **state)
+static void encode_decode_round_trip(void **state)
 {
     (void)state;
-    struct enevo_grammar *g = load_fixture("energize.grammar");
-    if (!g)
-        skip();
+    each_grammar(encode_decode_round_trip_on);
+}
+
+static void encode_energize_phenotype_lines_on(struct enevo_grammar *g, const char *name)
+{
+    (void)name;
     static const struct {
         const char *start, *text;
     } good[] = {
@@ -708,17 +1040,19 @@ static void encode_energize_phenotype_lines(void **state)
         if (rc != ENEVO_EFORMAT || e || !strstr(err, bad[i].want))
             fail_msg("bad %zu: rc %d err '%s', want '%s'", i, rc, err, bad[i].want);
     }
-    enevo_grammar_free(g);
+}
+
+static void encode_energize_phenotype_lines(void **state)
+{
+    (void)state;
+    each_grammar(encode_energize_phenotype_lines_on);
 }
 
 /* ---- dynamic bounds --------------------------------------------------------- */
 
-static void dynamic_bounds_and_clamp(void **state)
+static void dynamic_bounds_and_clamp_on(struct enevo_grammar *g, const char *name)
 {
-    (void)state;
-    struct enevo_grammar *g = load_fixture("energize.grammar");
-    if (!g)
-        skip();
+    (void)name;
     int mp = sym(g, "model_partition");
     enevo_rng r;
     enevo_rng_seed(&r, 4, ENEVO_STREAM_EVO);
@@ -763,7 +1097,12 @@ static void dynamic_bounds_and_clamp(void **state)
     assert_int_equal(enevo_dsge_random(g, sym(g, "learning"), NULL, 0, &r, &d), 0);
     assert_int_equal(enevo_dsge_clamp(g, d, &hi1, 1, &r), 0);
     enevo_dsge_free(d);
-    enevo_grammar_free(g);
+}
+
+static void dynamic_bounds_and_clamp(void **state)
+{
+    (void)state;
+    each_grammar(dynamic_bounds_and_clamp_on);
 }
 
 const struct CMUnitTest enevo_tests_grammar[] = {

@@ -31,7 +31,7 @@ static void parse_ok(const char *text, struct enevo_phenotype *p)
 static void fixture1_parses(void **state)
 {
     (void)state;
-    const char *path = enevo_test_fixture("phenotype1.txt");
+    const char *path = enevo_test_fixture_or_say("phenotype1.txt", NULL);
     if (!path)
         skip();
     struct enevo_phenotype p;
@@ -82,7 +82,7 @@ static void fixture1_parses(void **state)
 static void fixture1_check_rejects_layer5(void **state)
 {
     (void)state;
-    const char *path = enevo_test_fixture("phenotype1.txt");
+    const char *path = enevo_test_fixture_or_say("phenotype1.txt", NULL);
     if (!path)
         skip();
     struct enevo_phenotype p;
@@ -117,7 +117,7 @@ static void fixture1_check_rejects_layer5(void **state)
 static void fixture2_checks(void **state)
 {
     (void)state;
-    const char *path = enevo_test_fixture("phenotype2.txt");
+    const char *path = enevo_test_fixture_or_say("phenotype2.txt", NULL);
     if (!path)
         skip();
     struct enevo_phenotype p;
@@ -154,6 +154,164 @@ static void fixture2_checks(void **state)
     assert_int_equal(enevo_phenotype_check(&p, SHAPE(1, 28, 28), 7, out, err, sizeof err),
                      ENEVO_ESHAPE);
     assert_non_null(strstr(err, "layer 4 (fc)"));
+    enevo_phenotype_free(&p);
+}
+
+/* ---- the project's own phenotype files in bench/ ------------------- */
+
+/* Phenotype files read from disk, formatted and parsed back, for every
+ * file of this table that is there: the project's always, ENERGIZE's
+ * fixtures when ../shared is beside the checkout. */
+static const struct phen_file {
+    const char *path; /* from the repository root, or a fixture name */
+    int fixture;
+    int n_layers, has_partition;
+} phen_files[] = {
+    {"bench/small.phen", 0, 6, 0},
+    {"bench/medium.phen", 0, 9, 0},
+    {"bench/medium_partition.phen", 0, 9, 1},
+    {"phenotype1.txt", 1, 7, 0},
+    {"phenotype2.txt", 1, 5, 0},
+};
+
+static void assert_same_phenotype(const struct enevo_phenotype *a, const struct enevo_phenotype *b);
+
+static void phenotype_files_load_and_round_trip(void **state)
+{
+    (void)state;
+    int missing = 0;
+    for (size_t i = 0; i < ENEVO_COUNT(phen_files); i++) {
+        const struct phen_file *f = &phen_files[i];
+        const char *path = f->path;
+        if (f->fixture && !(path = enevo_test_fixture(f->path))) {
+            missing++;
+            continue;
+        }
+        struct enevo_phenotype a, b;
+        char err[ENEVO_ERR_LEN] = "";
+        if (enevo_phenotype_load(path, &a, err, sizeof err))
+            fail_msg("%s", err);
+        assert_int_equal(a.n_layers, f->n_layers);
+        assert_int_equal(a.has_partition, f->has_partition);
+        assert_true(a.has_learning);
+        /* each file is a chain: layer i reads layer i - 1 */
+        for (int l = 0; l < a.n_layers; l++) {
+            assert_int_equal(a.layers[l].n_inputs, 1);
+            assert_int_equal(a.layers[l].inputs[0], l - 1);
+        }
+        char *text = enevo_phenotype_format(&a);
+        assert_non_null(text);
+        parse_ok(text, &b);
+        assert_same_phenotype(&a, &b);
+        char *again = enevo_phenotype_format(&b);
+        assert_string_equal(text, again);
+        free(text);
+        free(again);
+        enevo_phenotype_free(&a);
+        enevo_phenotype_free(&b);
+    }
+    if (missing)
+        enevo_test_fixture_or_say("phenotype1.txt", "read the bench/ files only");
+}
+
+/* bench/medium.phen field by field: what fixture1_parses checks of
+ * ENERGIZE's phenotype1, on a file every clone has. */
+static void bench_medium_parses(void **state)
+{
+    (void)state;
+    struct enevo_phenotype p, q;
+    char err[ENEVO_ERR_LEN] = "";
+    if (enevo_phenotype_load("bench/medium.phen", &p, err, sizeof err))
+        fail_msg("%s", err);
+    assert_int_equal(p.n_layers, 9);
+    const struct enevo_layer_spec *l = &p.layers[0];
+    assert_int_equal(l->kind, ENEVO_LAYER_CONV);
+    assert_int_equal(l->out_channels, 64);
+    assert_int_equal(l->kernel_size, 5);
+    assert_int_equal(l->stride, 1);
+    assert_int_equal(l->padding, ENEVO_PAD_SAME);
+    assert_int_equal(l->act, ENEVO_ACT_RELU);
+    assert_true(l->bias);
+    assert_int_equal(l->inputs[0], -1);
+    /* line 1 is a comment */
+    assert_int_equal(l->line, 2);
+    assert_int_equal(l->col, 1);
+    assert_int_equal(p.layers[1].kind, ENEVO_LAYER_BATCH_NORM);
+    assert_int_equal(p.layers[1].line, 3);
+    assert_int_equal(p.layers[3].kind, ENEVO_LAYER_POOL_MAX);
+    assert_int_equal(p.layers[3].kernel_size, 2);
+    assert_int_equal(p.layers[3].stride, 2);
+    assert_int_equal(p.layers[3].padding, ENEVO_PAD_VALID);
+    assert_int_equal(p.layers[7].kind, ENEVO_LAYER_DROPOUT);
+    assert_true(p.layers[7].rate == 0.5);
+    l = &p.layers[8];
+    assert_int_equal(l->kind, ENEVO_LAYER_FC);
+    assert_int_equal(l->act, ENEVO_ACT_SOFTMAX);
+    assert_int_equal(l->out_features, 10);
+    assert_true(l->bias);
+    assert_true(p.has_learning);
+    assert_int_equal(p.learning.optimizer, ENEVO_OPT_SGD);
+    assert_true(p.learning.lr == 0.01);
+    assert_true(p.learning.momentum == 0.9);
+    assert_true(p.learning.weight_decay == 0);
+    assert_false(p.learning.nesterov);
+    assert_int_equal(p.learning.early_stop, 5);
+    assert_int_equal(p.learning.batch_size, 64);
+    assert_int_equal(p.learning.epochs, 10);
+    assert_false(p.has_partition);
+    /* the partitioned copy differs only by its second head */
+    if (enevo_phenotype_load("bench/medium_partition.phen", &q, err, sizeof err))
+        fail_msg("%s", err);
+    assert_true(q.has_partition);
+    assert_int_equal(q.partition_point, 2);
+    q.has_partition = false;
+    q.partition_point = p.partition_point;
+    assert_same_phenotype(&p, &q);
+    enevo_phenotype_free(&p);
+    enevo_phenotype_free(&q);
+}
+
+/* Shapes of bench/medium.phen (what fixture1_check_rejects_layer5 and
+ * fixture2_checks check of ENERGIZE's files). 28x28: 5x5 and 3x3 same
+ * convs keep 28, pools halve: 28, 28, 28, 14, 14, 7, then fc 256 and 10.
+ * 3x3: the first pool gives 1x1 and the second's 2x2 kernel does not fit. */
+static void bench_medium_checks(void **state)
+{
+    (void)state;
+    struct enevo_phenotype p;
+    char err[ENEVO_ERR_LEN] = "";
+    if (enevo_phenotype_load("bench/medium.phen", &p, err, sizeof err))
+        fail_msg("%s", err);
+    struct enevo_shape out[9];
+    if (enevo_phenotype_check(&p, SHAPE(1, 28, 28), 10, out, err, sizeof err))
+        fail_msg("%s", err);
+    assert_shape(out[0], 64, 28, 28);
+    assert_shape(out[1], 64, 28, 28);
+    assert_shape(out[2], 64, 28, 28);
+    assert_shape(out[3], 64, 14, 14);
+    assert_shape(out[4], 128, 14, 14);
+    assert_shape(out[5], 128, 7, 7);
+    assert_shape(out[6], 256, 1, 1);
+    assert_shape(out[7], 256, 1, 1);
+    assert_shape(out[8], 10, 1, 1);
+    if (enevo_phenotype_check(&p, SHAPE(3, 32, 32), 10, out, err, sizeof err))
+        fail_msg("%s", err);
+    assert_shape(out[0], 64, 32, 32);
+    assert_shape(out[5], 128, 8, 8);
+    assert_shape(out[8], 10, 1, 1);
+
+    assert_int_equal(enevo_phenotype_check(&p, SHAPE(1, 3, 3), 10, out, err, sizeof err),
+                     ENEVO_ESHAPE);
+    assert_non_null(strstr(err, "layer 5 (pool_max)"));
+    assert_non_null(strstr(err, "kernel 2x2"));
+    assert_non_null(strstr(err, "1x1 input"));
+    assert_shape(out[3], 64, 1, 1);
+    assert_shape(out[4], 128, 1, 1);
+
+    /* wrong class count on the real file */
+    assert_int_equal(enevo_phenotype_check(&p, SHAPE(1, 28, 28), 7, out, err, sizeof err),
+                     ENEVO_ESHAPE);
+    assert_non_null(strstr(err, "layer 8 (fc)"));
     enevo_phenotype_free(&p);
 }
 
@@ -677,6 +835,9 @@ const struct CMUnitTest enevo_tests_phenotype[] = {
     cmocka_unit_test(fixture1_parses),
     cmocka_unit_test(fixture1_check_rejects_layer5),
     cmocka_unit_test(fixture2_checks),
+    cmocka_unit_test(phenotype_files_load_and_round_trip),
+    cmocka_unit_test(bench_medium_parses),
+    cmocka_unit_test(bench_medium_checks),
     cmocka_unit_test(tokens_split_by_any_whitespace),
     cmocka_unit_test(defaults_fill_unset_keys),
     cmocka_unit_test(round_trip_is_exact),

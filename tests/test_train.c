@@ -1,5 +1,6 @@
 /* Training: learning on generated data, bit-for-bit determinism, restoring
- * the best epoch, and an ENERGIZE fixture phenotype that trains. */
+ * the best epoch, and phenotype files that train (the project's, and
+ * ENERGIZE's fixture when present). */
 #include "tests.h"
 
 #include <math.h>
@@ -160,24 +161,26 @@ static void divergence_is_reported_not_hidden(void **state)
     enevo_dataset_free(&val);
 }
 
-static void energize_phenotype2_trains(void **state)
+/* A phenotype file trains one epoch with its own learning settings on 28x28
+ * data: the project's bench/small.phen always (gradient descent, batch 64),
+ * and ENERGIZE's phenotype2 when ../shared is there (adam, batch 512). */
+static void phenotype_file_trains_one_epoch(const char *path)
 {
-    (void)state;
-    const char *path = enevo_test_fixture("phenotype2.txt");
-    if (!path)
-        skip();
     struct enevo_phenotype p;
     char err[ENEVO_ERR_LEN];
-    assert_int_equal(enevo_phenotype_load(path, &p, err, sizeof err), 0);
+    if (enevo_phenotype_load(path, &p, err, sizeof err))
+        fail_msg("%s", err);
     char *text = enevo_phenotype_format(&p);
     enevo_phenotype_free(&p);
-    /* Its own learning settings (adam, batch 512); one epoch on 28x28 data. */
+    assert_non_null(text);
     struct enevo_dataset tr, val;
     assert_int_equal(enevo_dataset_synthetic(1024, 1, 28, 28, 10, 1, &tr), 0);
     assert_int_equal(enevo_dataset_synthetic(256, 1, 28, 28, 10, 2, &val), 0);
     struct run r;
     char *one_epoch = malloc(strlen(text) + 64);
+    assert_non_null(one_epoch);
     strcpy(one_epoch, text);
+    /* the learning entity ends the text (neither file has a model_partition) */
     char *e = strstr(one_epoch, "epochs:");
     assert_non_null(e);
     strcpy(e, "epochs:1\n");
@@ -190,6 +193,15 @@ static void energize_phenotype2_trains(void **state)
     free(text);
     enevo_dataset_free(&tr);
     enevo_dataset_free(&val);
+}
+
+static void energize_phenotype2_trains(void **state)
+{
+    (void)state;
+    phenotype_file_trains_one_epoch("bench/small.phen");
+    const char *path = enevo_test_fixture_or_say("phenotype2.txt", "trained bench/small.phen only");
+    if (path)
+        phenotype_file_trains_one_epoch(path);
 }
 
 const struct CMUnitTest enevo_tests_train[] = {

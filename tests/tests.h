@@ -49,5 +49,10 @@ char *enevo_test_slurp(const char *path);
 /* Path to ../shared/fixtures/energize/<name> relative to the repo root, or
  * NULL when shared/ is not beside the checkout. Static buffer. */
 const char *enevo_test_fixture(const char *name);
+/* The same, but when the fixture is missing prints one line saying so and
+ * `why` (NULL: "this check is about ENERGIZE's own files") before
+ * returning NULL; the caller then skips, or goes on with the project's own
+ * files only. */
+const char *enevo_test_fixture_or_say(const char *name, const char *why);
 
 #endif
