@@ -34,7 +34,7 @@ endif
 TEST_SRC := $(filter-out $(EXCLUDE),$(sort $(wildcard tests/*.c)))
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all deps run test check asan bench clean format
+.PHONY: all deps test-deps run test check asan bench clean format
 
 all: enevo
 
@@ -42,7 +42,7 @@ all: enevo
 enevo: $(BUILD)/enevo
 	cp $< $@.tmp && mv -f $@.tmp $@
 
-$(BUILD)/enevo: $(OBJ) $(BUILD)/tools/enevo.o
+$(BUILD)/enevo: $(OBJ) $(BUILD)/tools/enevo.o $(BUILD)/tools/export_cmd.o
 	$(CC) $(ALLCFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/enevo-tests: $(OBJ) $(TEST_OBJ)
@@ -76,13 +76,18 @@ run: deps
 	$(MAKE) --no-print-directory enevo
 	./enevo evolve --run-dir $(RUN_DIR) $(RUN_ARGS)
 
-test: deps
+# The tests also need ONNX Runtime for Node (npm, into .cache/npm) for the
+# export checks: `deps.sh npm` installs it with the Debian packages.
+test-deps:
+	@scripts/deps.sh npm
+
+test: test-deps
 	$(MAKE) --no-print-directory $(BUILD)/enevo-tests enevo
 	@tests/run
 
 check: test
 
-asan: deps
+asan: test-deps
 	$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
 	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  build-asan/enevo-tests build-asan/enevo
@@ -99,4 +104,4 @@ format:
 clean:
 	rm -rf build build-asan enevo
 
--include $(OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/tools/enevo.d
+-include $(OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/tools/enevo.d $(BUILD)/tools/export_cmd.d

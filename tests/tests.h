@@ -33,6 +33,7 @@
     X(protocol)              \
     X(partition)             \
     X(report)                \
+    X(export)                \
     X(kernels)               \
     X(cuda)
 

@@ -1368,6 +1368,14 @@ static int report_main(int argc, char **argv)
     return 0;
 }
 
+/* enevo export: its own flags (tools/export_cmd.c), dispatched from main. */
+int enevo_tool_export(int argc, char **argv);
+static int cmd_export(const struct args *a)
+{
+    (void)a;
+    return 0;
+}
+
 static int cmd_report(const struct args *a)
 {
     (void)a; /* dispatched to report_main from main */
@@ -1449,6 +1457,17 @@ static const struct command commands[] = {
      "non-dominated front, and for runs named <setting>-seed<N> the mean and std over seeds\n"
      "of each setting's best, with the energy reduction against the baseline setting.",
      0},
+    {"export", cmd_export,
+     "export MODEL_FILE --format onnx|c [-o OUT [-o OUT2]] [--logits] [--prefix NAME]\n"
+     "             [--bench] [--seconds S] [--json]",
+     "Export a saved model (train --save, a run's best/ or models/) to ONNX (opset 13) or to\n"
+     "one dependency-free C99 file plus header (static const weights, one static arena, no\n"
+     "malloc). Prints the arena size, weight bytes and FLOPs per image; --bench compiles the\n"
+     "C file with cc -O2 and times one image. A two-headed (partitioned) model gives two\n"
+     "files: OUT.model0 and OUT.model1 (or two -o). The input is normalised, not folded in:\n"
+     "(pixel - mean) / std, stated in the ONNX metadata and the C header. --logits leaves\n"
+     "out the output softmax. See README.md (\"Export\") and docs/FORMATS.md.",
+     0},
     {"help", cmd_help, "help [COMMAND]", "Show the commands, or one command's flags.", 0},
 };
 
@@ -1502,6 +1521,8 @@ int main(int argc, char **argv)
     struct args a;
     if (c->run == cmd_report)
         return report_main(argc - 2, argv + 2);
+    if (c->run == cmd_export)
+        return enevo_tool_export(argc - 2, argv + 2);
     if (c->run == cmd_help) {
         memset(&a, 0, sizeof a);
         a.positional = argc > 2 ? argv[2] : NULL;
