@@ -3,7 +3,7 @@
  *   tests/run            run every test
  *   tests/run NAME...    run the tests whose names match a glob (fnmatch)
  *
- * Closes with "N passed, N failed".
+ * Closes with "N passed, N failed, N skipped".
  */
 #define _POSIX_C_SOURCE 200809L
 #include "tests.h"
@@ -22,6 +22,8 @@
     extern const size_t enevo_tests_##g##_count __attribute__((weak));
 ENEVO_TEST_GROUPS(ENEVO__TEST_WEAK)
 #undef ENEVO__TEST_WEAK
+
+int enevo__tests_skipped;
 
 static char g_tmpdir[256];
 
@@ -105,6 +107,7 @@ int main(int argc, char **argv)
     free(all);
     if (g_tmpdir[0])
         rm_rf(g_tmpdir);
-    printf("%zu passed, %d failed\n", n - (size_t)failed, failed);
+    size_t skipped = (size_t)enevo__tests_skipped;
+    printf("%zu passed, %d failed, %zu skipped\n", n - (size_t)failed - skipped, failed, skipped);
     return failed ? 1 : (n ? 0 : 1);
 }
