@@ -135,6 +135,74 @@ static void gradcheck_strided_convs_on_few_channels(void **state)
               (struct enevo_shape){1, 17, 17}, 3);
 }
 
+/* Logits and every gradient of one training step. */
+static void step_outputs(const char *text, struct enevo_shape in, float **logits, float **grads,
+                         size_t *ng)
+{
+    struct fixture f;
+    setup_net(&f, text, in, 3, true);
+    loss_at(&f);
+    assert_int_equal(enevo_net_backward(f.net), 0);
+    *ng = enevo_net_param_count(f.net);
+    *logits = malloc(sizeof(float) * B * 3);
+    *grads = malloc(sizeof(float) * *ng);
+    memcpy(*logits, enevo_net_logits(f.net), sizeof(float) * B * 3);
+    memcpy(*grads, enevo_net_grads(f.net), sizeof(float) * *ng);
+    teardown_net(&f);
+}
+
+/* enevo's own pooling loops (pool_own.c) against oneDNN's pooling
+ * primitive (ENEVO_POOL=onednn) on the same net, input and parameters:
+ * max and average, kernels 1-5, strides 1-3, same and valid padding, on
+ * the plain 1-channel image and on blocked maps of 5 (padded block) and
+ * 32 channels. */
+static void pool_own_matches_onednn(void **state)
+{
+    (void)state;
+    const char *kinds[] = {"pool_max", "pool_avg"};
+    int compared = 0;
+    for (int kind = 0; kind < 2; kind++)
+        for (int k = 1; k <= 5; k++)
+            for (int st = 1; st <= 3; st++)
+                for (int pad = 0; pad < 2; pad++)
+                    for (int ch = 0; ch < 3; ch++) {
+                        char text[800];
+                        const char *pd = pad ? "valid" : "same";
+                        if (ch == 0)
+                            snprintf(text, sizeof text,
+                                     "layer:%s kernel_size:%d stride:%d padding:%s input:-1\n"
+                                     "layer:conv out_channels:4 kernel_size:3 stride:1 padding:same act:relu bias:True input:0\n"
+                                     "layer:fc act:softmax out_features:3 bias:True input:1\n",
+                                     kinds[kind], k, st, pd);
+                        else
+                            snprintf(text, sizeof text,
+                                     "layer:conv out_channels:%d kernel_size:3 stride:1 padding:same act:sigmoid bias:True input:-1\n"
+                                     "layer:%s kernel_size:%d stride:%d padding:%s input:0\n"
+                                     "layer:fc act:softmax out_features:3 bias:True input:1\n",
+                                     ch == 1 ? 5 : 32, kinds[kind], k, st, pd);
+                        struct enevo_shape in = {1, 11, 11};
+                        float *l1, *g1, *l2, *g2;
+                        size_t n1, n2;
+                        unsetenv("ENEVO_POOL");
+                        step_outputs(text, in, &l1, &g1, &n1);
+                        setenv("ENEVO_POOL", "onednn", 1);
+                        step_outputs(text, in, &l2, &g2, &n2);
+                        unsetenv("ENEVO_POOL");
+                        assert_int_equal(n1, n2);
+                        for (int i = 0; i < B * 3; i++)
+                            if (fabsf(l1[i] - l2[i]) > 1e-5f + 1e-5f * fabsf(l2[i]))
+                                fail_msg("%s k%d s%d %s ch%d: logit %d %g vs oneDNN %g", kinds[kind], k,
+                                         st, pd, ch, i, l1[i], l2[i]);
+                        for (size_t i = 0; i < n1; i++)
+                            if (fabsf(g1[i] - g2[i]) > 1e-5f + 1e-4f * fabsf(g2[i]))
+                                fail_msg("%s k%d s%d %s ch%d: gradient %zu %g vs oneDNN %g",
+                                         kinds[kind], k, st, pd, ch, i, g1[i], g2[i]);
+                        free(l1), free(g1), free(l2), free(g2);
+                        compared++;
+                    }
+    assert_int_equal(compared, 2 * 5 * 3 * 2 * 3);
+}
+
 static void gradcheck_pool_max(void **state)
 {
     (void)state;
@@ -368,6 +436,7 @@ static void invalid_phenotype_is_rejected_before_allocation(void **state)
 const struct CMUnitTest enevo_tests_layers[] = {
     cmocka_unit_test(gradcheck_conv),
     cmocka_unit_test(gradcheck_strided_convs_on_few_channels),
+    cmocka_unit_test(pool_own_matches_onednn),
     cmocka_unit_test(gradcheck_pool_max),
     cmocka_unit_test(gradcheck_pool_avg_same),
     cmocka_unit_test(gradcheck_batch_norm),

@@ -127,7 +127,9 @@ struct enevo_kernel {
  * "AVX512_CORE_AMX"...), after any ONEDNN_MAX_CPU_ISA cap. Static string. */
 const char *enevo_cpu_isa(void);
 /* Fill out[0 .. min(n, max) - 1] with the net's primitives in creation
- * order and return n (0 on a backend that does not report them: cuda). */
+ * order, then the loops enevo runs itself (impl "enevo:avx2" or
+ * "enevo:x86-64": sum-merges, pooling in training nets), and return n (0
+ * on a backend that does not report them: cuda). */
 int enevo_net_kernels(const struct enevo_net *net, struct enevo_kernel *out, int max);
 /* "layer 3 (conv)", "shape-fix conv before layer 5", "partition head" or
  * "input" for node -1: a name for a plan node in messages. */

@@ -90,6 +90,12 @@ struct cpu_net {
      * cur_node is the plan node being set up (-1 outside a node). */
     struct cpu_prim **prims;
     int n_prims, cap_prims, cur_node;
+    /* enevo's own loops used instead of a primitive (reported after them). */
+    struct {
+        int node;
+        const char *op;
+    } own[64];
+    int n_own;
     /* arena */
     struct cpu_buf **reqs;
     int n_reqs, cap_reqs;
@@ -148,6 +154,9 @@ int cpu_weights_grad(struct cpu_net *net, struct cpu_weights *w, const dnnl_memo
 void cpu_weights_destroy(struct cpu_weights *w);
 /* Re-point an external buffer's memory at new data. */
 void cpu_buf_rebind(struct cpu_buf *buf, float *data);
+/* Record that node net->cur_node runs enevo's own loops for `op` (a static
+ * string), for enevo_net_kernels. */
+void cpu_own_kernel(struct cpu_net *net, const char *op);
 /* True when oneDNN picked a reference (non-JIT) implementation. */
 bool cpu_pd_is_reference(const_dnnl_primitive_desc_t pd);
 /* True for an implementation name oneDNN gives its reference kernels. */
@@ -172,6 +181,10 @@ struct cpu_wshape {
     enum enevo_act act; /* fused into the forward */
     bool bias;
     bool try_producer_format; /* read the producer's format if a JIT kernel takes it */
+    /* Try plain formats (weights as the flat block keeps them) first: a
+     * training fc with more outputs than the batch reorders its weights
+     * twice a step otherwise, which costs more than reordering its input. */
+    bool prefer_plain;
     dnnl_memory_desc_t src_any, w_any, w_plain, b_md, dst;
 };
 struct cpu_wkind {

@@ -77,6 +77,16 @@ dnnl_status_t cpu_pd_create_fast(dnnl_primitive_desc_t *pd, const_dnnl_op_desc_t
     return st;
 }
 
+void cpu_own_kernel(struct cpu_net *net, const char *op)
+{
+    /* More than 64 own loops in one net only go unreported. */
+    if (net->n_own < (int)(sizeof net->own / sizeof net->own[0])) {
+        net->own[net->n_own].node = net->cur_node;
+        net->own[net->n_own].op = op;
+        net->n_own++;
+    }
+}
+
 void cpu_md_plain_like(dnnl_memory_desc_t *md, const dnnl_memory_desc_t *like)
 {
     static const dnnl_format_tag_t tags[] = {dnnl_format_tag_undef, dnnl_a, dnnl_ab, dnnl_abc,
@@ -364,6 +374,7 @@ static int setup_input(struct cpu_exec *ex, struct cpu_node *node, char *err, si
         return cpu_reorder_create(net, &ci->fwd, producer_dst(net, pn->in[0]), &node->src_own,
                                   err, errlen);
     /* A sum of several inputs, whatever their formats. */
+    cpu_own_kernel(net, "sum");
     for (int k = 0; k < pn->n_in; k++) {
         struct cpu_buf *src = producer_dst(net, pn->in[k]);
         ci->sum_src[k] = src;
@@ -379,21 +390,36 @@ static int setup_input(struct cpu_exec *ex, struct cpu_node *node, char *err, si
     return 0;
 }
 
+/* Element-wise adds, compiled for AVX2 and baseline x86-64 (picked at load
+ * time, as pool_own.c's loops). */
+__attribute__((target_clones("avx2", "default"))) static void add2(float *d, const float *a,
+                                                                   const float *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        d[i] = a[i] + b[i];
+}
+
+__attribute__((target_clones("avx2", "default"))) static void add1(float *d, const float *a,
+                                                                   size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        d[i] += a[i];
+}
+
 /* dst = the sum of n buffers of dst's size and format (padding included:
- * oneDNN keeps the padding of blocked formats at zero). */
+ * oneDNN keeps the padding of blocked formats at zero), in chunks over
+ * the threads. */
 static void sum_into(struct cpu_buf *dst, struct cpu_buf *const *src, int n)
 {
-    float *d = dst->data;
+    const size_t chunk = 16384;
     size_t len = dst->bytes / sizeof(float);
-    const float *a = src[0]->data, *b = src[1]->data;
-#pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < len; i++)
-        d[i] = a[i] + b[i];
-    for (int k = 2; k < n; k++) {
-        const float *c = src[k]->data;
-#pragma omp parallel for simd schedule(static)
-        for (size_t i = 0; i < len; i++)
-            d[i] += c[i];
+    long chunks = (long)((len + chunk - 1) / chunk);
+#pragma omp parallel for schedule(static)
+    for (long c = 0; c < chunks; c++) {
+        size_t o = (size_t)c * chunk, m = len - o < chunk ? len - o : chunk;
+        add2(dst->data + o, src[0]->data + o, src[1]->data + o, m);
+        for (int k = 2; k < n; k++)
+            add1(dst->data + o, src[k]->data + o, m);
     }
 }
 
@@ -782,7 +808,17 @@ static int cpu_kernels(void *impl_, struct enevo_kernel *out, int max)
         snprintf(k->impl, sizeof k->impl, "%s", name ? name : "?");
         k->reference = cpu_impl_is_reference(name);
     }
-    return net->n_prims;
+    /* The loops are compiled for AVX2 and baseline x86-64 (target_clones). */
+    __builtin_cpu_init();
+    const char *isa = __builtin_cpu_supports("avx2") ? "enevo:avx2" : "enevo:x86-64";
+    for (int i = 0; i < net->n_own && net->n_prims + i < max; i++) {
+        struct enevo_kernel *k = &out[net->n_prims + i];
+        k->node = net->own[i].node;
+        snprintf(k->op, sizeof k->op, "%s", net->own[i].op);
+        snprintf(k->impl, sizeof k->impl, "%s", isa);
+        k->reference = false;
+    }
+    return net->n_prims + net->n_own;
 }
 
 const struct enevo_backend enevo_backend_cpu = {

@@ -18,9 +18,16 @@
 /* Memory formats a pass is described with, tried in this order:
  * V_NET  the formats the net already keeps (no reorder);
  * V_ANY  oneDNN's choice (blocked layouts its JIT kernels want);
- * V_PLAIN nchw / nc everywhere: oneDNN's GEMM convolution (im2col + its
- *        JIT SGEMM, "gemm:jit") takes these on every ISA. */
+ * V_PLAIN nchw / nc everywhere and the weights as the flat block keeps
+ *        them: oneDNN's GEMM convolution (im2col + its JIT SGEMM,
+ *        "gemm:jit") takes these on every ISA, and no weight reorders.
+ * A layer that prefers plain formats (struct cpu_wshape) tries V_PLAIN
+ * first. */
 enum variant { V_NET, V_ANY, V_PLAIN, V__COUNT };
+
+static const enum variant order_net[] = {V_NET, V_ANY, V_PLAIN, V__COUNT};
+static const enum variant order_any[] = {V_ANY, V_PLAIN, V__COUNT};
+static const enum variant order_plain[] = {V_PLAIN, V_NET, V_ANY, V__COUNT};
 
 /* A tensor a backward pass reads in its own format: a copy made by one
  * reorder per step, or (buf == NULL) the net's tensor as it is. */
@@ -56,6 +63,19 @@ static const dnnl_memory_desc_t *pick(enum variant v, const dnnl_memory_desc_t *
     return plain;
 }
 
+static const dnnl_memory_desc_t *weights(enum variant v, const struct cpu_wshape *s)
+{
+    return v == V_PLAIN ? &s->w_plain : &s->w_any;
+}
+
+/* The order a layer tries variants in: `first` V_NET or V_ANY. */
+static const enum variant *order_of(const struct cpu_wshape *s, enum variant first)
+{
+    if (s->prefer_plain)
+        return order_plain;
+    return first == V_NET ? order_net : order_any;
+}
+
 /* One pass's descriptor for variant v. */
 typedef dnnl_status_t (*make_desc)(union cpu_op_desc *d, enum variant v, const void *ctx);
 
@@ -63,14 +83,14 @@ typedef dnnl_status_t (*make_desc)(union cpu_op_desc *d, enum variant v, const v
  * has only reference kernels, the reference one of the last variant that
  * has any (it works, and enevo_net_create reports it as a slow path). */
 static dnnl_status_t create_pass(struct cpu_net *net, make_desc make, const void *ctx,
-                                 enum variant first, const_dnnl_primitive_attr_t attr,
+                                 const enum variant *order, const_dnnl_primitive_attr_t attr,
                                  const_dnnl_primitive_desc_t hint, dnnl_primitive_desc_t *pd)
 {
     dnnl_status_t st = dnnl_unimplemented;
     dnnl_primitive_desc_t slow = NULL;
-    for (int v = first; v < V__COUNT; v++) {
+    for (const enum variant *v = order; *v != V__COUNT; v++) {
         union cpu_op_desc d;
-        if (make(&d, (enum variant)v, ctx) != dnnl_success)
+        if (make(&d, *v, ctx) != dnnl_success)
             continue;
         if (cpu_pd_create_fast(pd, &d, attr, net->eng, hint) == dnnl_success) {
             if (slow)
@@ -108,7 +128,7 @@ static dnnl_status_t make_fwd(union cpu_op_desc *d, enum variant v, const void *
                                                  : &c->s->dst;
     dnnl_prop_kind_t prop =
         c->net->opts.training ? dnnl_forward_training : dnnl_forward_inference;
-    return c->k->fwd(d, prop, src, &c->s->w_any, c->s->bias ? &c->s->b_md : NULL, dst, c->s);
+    return c->k->fwd(d, prop, src, weights(v, c->s), c->s->bias ? &c->s->b_md : NULL, dst, c->s);
 }
 
 static dnnl_status_t make_bwd_weights(union cpu_op_desc *d, enum variant v, const void *ctx_)
@@ -117,7 +137,8 @@ static dnnl_status_t make_bwd_weights(union cpu_op_desc *d, enum variant v, cons
     dnnl_memory_desc_t sp, dp;
     const dnnl_memory_desc_t *src = pick(v, &c->node->src->md, &c->s->src_any, &sp);
     const dnnl_memory_desc_t *ddst = pick(v, &c->node->dst.md, &c->ddst_any, &dp);
-    return c->k->bwd_weights(d, src, &c->s->w_any, c->s->bias ? &c->s->b_md : NULL, ddst, c->s);
+    return c->k->bwd_weights(d, src, weights(v, c->s), c->s->bias ? &c->s->b_md : NULL, ddst,
+                             c->s);
 }
 
 static dnnl_status_t make_bwd_data(union cpu_op_desc *d, enum variant v, const void *ctx_)
@@ -126,7 +147,7 @@ static dnnl_status_t make_bwd_data(union cpu_op_desc *d, enum variant v, const v
     dnnl_memory_desc_t sp, dp;
     const dnnl_memory_desc_t *dsrc = pick(v, &c->node->src->md, &c->s->src_any, &sp);
     const dnnl_memory_desc_t *ddst = pick(v, &c->node->dst.md, &c->ddst_any, &dp);
-    return c->k->bwd_data(d, dsrc, &c->s->w_any, ddst, c->s);
+    return c->k->bwd_data(d, dsrc, weights(v, c->s), ddst, c->s);
 }
 
 /* Read `from` in format `want`: as it is, or through a reorder into
@@ -162,8 +183,9 @@ static int setup_forward(struct cpu_net *net, struct cpu_node *node, struct wlay
 {
     dnnl_primitive_attr_t attr = cpu_attr(c->s->act);
     dnnl_primitive_desc_t pd;
-    dnnl_status_t st = create_pass(net, make_fwd, c, c->s->try_producer_format ? V_NET : V_ANY,
-                                   attr, NULL, &pd);
+    dnnl_status_t st = create_pass(net, make_fwd, c,
+                                   order_of(c->s, c->s->try_producer_format ? V_NET : V_ANY), attr,
+                                   NULL, &pd);
     dnnl_primitive_attr_destroy(attr);
     int rc = cpu_check(st, c->k->what_fwd, err, errlen);
     if (rc)
@@ -197,7 +219,7 @@ static int setup_bwd_weights(struct cpu_net *net, struct cpu_node *node, struct 
                              const_dnnl_primitive_desc_t hint, char *err, size_t errlen)
 {
     dnnl_primitive_desc_t pd;
-    int rc = cpu_check(create_pass(net, make_bwd_weights, c, V_NET, attr, hint, &pd),
+    int rc = cpu_check(create_pass(net, make_bwd_weights, c, order_of(c->s, V_NET), attr, hint, &pd),
                        c->k->what_bwd_weights, err, errlen);
     if (rc)
         return rc;
@@ -230,7 +252,7 @@ static int setup_bwd_data(struct cpu_net *net, struct cpu_node *node, struct wla
                           const_dnnl_primitive_desc_t hint, char *err, size_t errlen)
 {
     dnnl_primitive_desc_t pd;
-    int rc = cpu_check(create_pass(net, make_bwd_data, c, V_NET, attr, hint, &pd),
+    int rc = cpu_check(create_pass(net, make_bwd_data, c, order_of(c->s, V_NET), attr, hint, &pd),
                        c->k->what_bwd_data, err, errlen);
     if (rc)
         return rc;

@@ -52,6 +52,8 @@ static int fc_setup(struct cpu_net *net, struct cpu_node *node, char *err, size_
         .act = pn->spec.act == ENEVO_ACT_SOFTMAX ? ENEVO_ACT_LINEAR : pn->spec.act,
         .bias = pn->b_count > 0,
         .try_producer_format = true,
+        /* Weights [oc, features] against activations [batch, features]. */
+        .prefer_plain = net->opts.training && oc > n,
     };
     cpu_md_any(&s.src_any, nd, src_d);
     cpu_md_any(&s.w_any, nd, w_d);
