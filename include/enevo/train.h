@@ -32,8 +32,12 @@ struct enevo_train_opts {
     uint64_t seed;   /* shuffling and dropout */
     FILE *log;       /* one line per epoch (NULL = quiet) */
     bool progress;   /* a live bar on stderr (only when stderr is a terminal) */
-    double max_seconds; /* > 0: stop after the first epoch past this budget
-                           (ENERGIZE's time budget; not reproducible) */
+    double max_seconds; /* > 0: a wall-clock budget (ENERGIZE's
+                           default_train_time; not reproducible). It counts
+                           training and validation and is checked before
+                           every batch: once spent, the epoch ends there, is
+                           validated (the one pass past the budget) and
+                           training stops. `epochs` and patience still apply. */
 };
 
 struct enevo_train_result {
@@ -43,6 +47,8 @@ struct enevo_train_result {
     double best_val_accuracy;
     double last_train_loss;
     double seconds;        /* training time, validation excluded */
+    double budget_seconds; /* training and validation: what max_seconds counts */
+    bool out_of_time;      /* stopped by max_seconds */
     double images_per_s;   /* training throughput */
     bool stopped_early;
 };

@@ -9,18 +9,98 @@
 
 #include "evo/evo_internal.h"
 
-/* One line of the canonical phenotype without its " input:..." token. */
-static char *strip_input(const char *line, size_t n)
+/* The user's own tokens are encoded, not the canonical phenotype's: a
+ * grammar's constant terminal `momentum:0.9` must match the seed's
+ * `momentum:0.9`, which the canonical form prints as 0.90000000000000002. */
+
+static bool entity_start(const char *p, size_t n)
 {
-    char *s = malloc(n + 1);
-    if (!s)
+    return (n > 6 && !strncmp(p, "layer:", 6)) || (n > 9 && !strncmp(p, "learning:", 9)) ||
+           (n > 16 && !strncmp(p, "model_partition:", 16));
+}
+
+/* The k-th entity of `text` whose first token starts with `prefix`, as the
+ * phenotype parser reads tokens ('#' comments skipped); NULL when there
+ * are fewer. *line gets its 1-based line. */
+static const char *find_entity(const char *text, const char *prefix, int k, int *line)
+{
+    int ln = 1, seen = 0;
+    for (const char *p = text; *p;) {
+        if (*p == '\n') {
+            ln++;
+            p++;
+        } else if (*p == '#') {
+            p += strcspn(p, "\n");
+        } else if (*p == ' ' || *p == '\t' || *p == '\r') {
+            p++;
+        } else {
+            size_t n = strcspn(p, " \t\r\n#");
+            if (entity_start(p, n) && !strncmp(p, prefix, strlen(prefix)) && seen++ == k) {
+                *line = ln;
+                return p;
+            }
+            p += n;
+        }
+    }
+    *line = 0;
+    return NULL;
+}
+
+/* The tokens of the entity at `at` up to the next entity, without input:
+ * and comments, space-separated. Caller frees; NULL when out of memory. */
+static char *entity_tokens(const char *at)
+{
+    char *out = malloc(strlen(at) + 1);
+    if (!out)
         return NULL;
-    memcpy(s, line, n);
-    s[n] = 0;
-    char *in = strstr(s, " input:");
-    if (in)
-        *in = 0;
-    return s;
+    size_t len = 0;
+    bool first = true;
+    for (const char *p = at; *p;) {
+        if (*p == '#') {
+            p += strcspn(p, "\n");
+        } else if (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') {
+            p++;
+        } else {
+            size_t n = strcspn(p, " \t\r\n#");
+            if (!first && entity_start(p, n))
+                break;
+            if (strncmp(p, "input:", 6)) {
+                if (len)
+                    out[len++] = ' ';
+                memcpy(out + len, p, n);
+                len += n;
+            }
+            first = false;
+            p += n;
+        }
+    }
+    out[len] = 0;
+    return out;
+}
+
+#define SEED_FIX                                                                                   \
+    "Fix: use tokens and values the grammar allows, pass --grammar with a grammar that "           \
+    "derives the seed, or remove energize.seed_model (random networks of the grammar)"
+
+/* The encoder's message without its "encode: " prefix. */
+static const char *why(const char *e)
+{
+    return strncmp(e, "encode: ", 8) ? e : e + 8;
+}
+
+/* A seed entity the grammar cannot derive: where it is, which rule(s) were
+ * tried and why they failed, and how to fix it. */
+static int misfit(char *err, size_t errlen, const char *at, int line, const char *tokens,
+                  const char *tried)
+{
+    /* The user's own line from the entity on. */
+    if (!at)
+        at = tokens;
+    int n = (int)strcspn(at, "\n");
+    return enevo_errf(
+        err, errlen, ENEVO_EFORMAT,
+        "seed_model.phenotype line %d '%.60s%s' does not fit the grammar: %.300s. " SEED_FIX, line,
+        at, n > 60 ? "..." : "", tried);
 }
 
 int enevo_genotype_encode(const struct enevo_evo_space *s, const char *text, enevo_rng *rng,
@@ -32,20 +112,17 @@ int enevo_genotype_encode(const struct enevo_evo_space *s, const char *text, ene
     int rc = enevo_phenotype_parse(text, "seed_model.phenotype", &p, err, errlen);
     if (rc)
         return rc;
-    char *canon = enevo_phenotype_format(&p);
-    if (!canon) {
-        enevo_phenotype_free(&p);
-        return enevo_errf(err, errlen, ENEVO_ENOMEM, "out of memory");
-    }
     /* Module-local bookkeeping: the global id where each module starts. */
     int type = 0, start = 0;
     struct enevo_module mod = {.type = 0};
-    const char *line = canon;
     for (int id = 0; id < p.n_layers && !rc; id++) {
-        const char *nl = strchr(line, '\n');
-        size_t n = nl ? (size_t)(nl - line) : strlen(line);
-        char *tokens = strip_input(line, n);
-        line += n + (nl ? 1 : 0);
+        int ln;
+        const char *at = find_entity(text, "layer:", id, &ln);
+        char *tokens = at ? entity_tokens(at) : NULL;
+        if (!at) {
+            rc = enevo_errf(err, errlen, ENEVO_EFORMAT, "seed_model.phenotype: no layer %d", id);
+            break;
+        }
         if (!tokens) {
             rc = enevo_errf(err, errlen, ENEVO_ENOMEM, "out of memory");
             break;
@@ -53,6 +130,12 @@ int enevo_genotype_encode(const struct enevo_evo_space *s, const char *text, ene
         const struct enevo_layer_spec *l = &p.layers[id];
         if (id == p.n_layers - 1) {
             rc = enevo_dsge_encode(s->g, s->output_sym, tokens, &out->output, err, errlen);
+            if (rc == ENEVO_EFORMAT) {
+                char tried[ENEVO_ERR_LEN];
+                snprintf(tried, sizeof tried, "the output rule <%s> was tried: %.400s", c->output,
+                         why(err));
+                rc = misfit(err, errlen, at, ln, tokens, tried);
+            }
             free(tokens);
             if (rc)
                 break;
@@ -61,8 +144,13 @@ int enevo_genotype_encode(const struct enevo_evo_space *s, const char *text, ene
             break;
         }
         struct enevo_dsge *d = NULL;
+        char tried[ENEVO_ERR_LEN] = "";
         while (type < c->n_modules &&
                enevo_dsge_encode(s->g, s->module_sym[type], tokens, &d, err, errlen)) {
+            size_t tl = strlen(tried);
+            const char *w = why(err), *m = strstr(w, " matches ");
+            snprintf(tried + tl, sizeof tried - tl, "%s<%s> %s%.200s", tl ? ", " : "",
+                     c->modules[type].name, m ? "fails at " : "", m ? m + 9 : w);
             /* Not this module's rule: close the module, try the next type. */
             if (mod.n_layers && (rc = enevo_module_insert(out, out->n_modules, &mod)))
                 break;
@@ -70,11 +158,14 @@ int enevo_genotype_encode(const struct enevo_evo_space *s, const char *text, ene
             start = id;
             mod.type = ++type;
         }
-        if (!rc && type >= c->n_modules)
-            rc = enevo_errf(err, errlen, ENEVO_EFORMAT,
-                            "seed_model.phenotype: layer %d (%s) fits no module of the config's "
-                            "grammar",
-                            id, tokens);
+        if (!rc && type >= c->n_modules) {
+            char what[ENEVO_ERR_LEN];
+            snprintf(what, sizeof what,
+                     "layer %d fits no module rule left (modules take layers in "
+                     "config order); tried %.400s",
+                     id, tried[0] ? tried : "none");
+            rc = misfit(err, errlen, at, ln, tokens, what);
+        }
         free(tokens);
         if (rc)
             break;
@@ -95,8 +186,7 @@ int enevo_genotype_encode(const struct enevo_evo_space *s, const char *text, ene
             enevo_dsge_free(d);
             break;
         }
-        rc = enevo_module_insert_layer(&mod, mod.n_layers, g.dsge,
-                                       c->modules[type].levels_back);
+        rc = enevo_module_insert_layer(&mod, mod.n_layers, g.dsge, c->modules[type].levels_back);
         if (!rc) {
             struct enevo_layer_gene *dst = &mod.layers[mod.n_layers - 1];
             dst->n_in = g.n_in;
@@ -115,22 +205,35 @@ int enevo_genotype_encode(const struct enevo_evo_space *s, const char *text, ene
         bool learning = strcmp(c->macro[i], "model_partition") != 0;
         char buf[64];
         char *tokens = NULL;
-        const char *use = NULL;
+        const char *use = NULL, *at = NULL;
+        int ln = 0;
         if (learning) {
-            const char *at = strstr(canon, "learning:");
+            at = find_entity(text, "learning:", 0, &ln);
             if (!at) {
                 rc = enevo_errf(err, errlen, ENEVO_EFORMAT,
                                 "seed_model.phenotype has no learning: entity");
                 break;
             }
-            tokens = strip_input(at, strcspn(at, "\n"));
+            tokens = entity_tokens(at);
+            if (!tokens) {
+                rc = enevo_errf(err, errlen, ENEVO_ENOMEM, "out of memory");
+                break;
+            }
             use = tokens;
         } else if (p.has_partition) {
             snprintf(buf, sizeof buf, "model_partition:_ partition_point:%d", p.partition_point);
             use = buf;
         }
-        if (use)
+        if (use) {
             rc = enevo_dsge_encode(s->g, s->macro_sym[i], use, &out->macro[i], err, errlen);
+            if (rc == ENEVO_EFORMAT) {
+                char what[ENEVO_ERR_LEN];
+                snprintf(what, sizeof what, "rule <%s> was tried: %.400s", c->macro[i], why(err));
+                if (!at)
+                    at = find_entity(text, "model_partition:", 0, &ln);
+                rc = misfit(err, errlen, at, ln, use, what);
+            }
+        }
         if (!learning && (!use || rc) && rng) {
             rc = enevo_dsge_random(s->g, s->macro_sym[i], dyn, 1, rng, &out->macro[i]);
         }
@@ -139,7 +242,6 @@ int enevo_genotype_encode(const struct enevo_evo_space *s, const char *text, ene
         free(tokens);
     }
     enevo_module_free(&mod);
-    free(canon);
     enevo_phenotype_free(&p);
     if (!rc && out->n_modules == 0)
         rc = enevo_errf(err, errlen, ENEVO_EFORMAT, "seed_model.phenotype has no hidden layers");
