@@ -1,10 +1,13 @@
 #!/bin/bash
 # The paper's comparison (ENERGIZE.md §6): settings A-D with one search
-# budget, over several seeds, then `enevo report`.
+# budget, over several seeds, then `enevo report`. Settings E and F
+# (NSGA-II, experiments/E-pareto.yaml and F-pareto-partition.yaml) evaluate
+# the same number of networks per run as A-D at each scale.
 #
 #   experiments/run.sh                 # default scale: about 45-60 min on 2 cores
 #   experiments/run.sh --scale tiny    # a smoke run: under 10 minutes
 #   experiments/run.sh --seeds "1 2 3 4 5" --out runs/paper --settings "A B"
+#   experiments/run.sh --settings "A B C D E F"   # (1+lambda) against NSGA-II
 #   experiments/run.sh --configs experiments/nvml --settings "A B" --seeds 1
 #                                      # on a GPU: A and B measured with NVML
 # ENEVO names the binary (default ./enevo; build-cuda/enevo for the GPU).
@@ -12,6 +15,12 @@
 # Scales (generations x (1+lambda), epochs per individual, training images):
 #   tiny     2 x (1+2), 1 epoch,  1,500 images
 #   default  8 x (1+3), 3 epochs,  8,000 images
+# Evaluations per run: A-D evaluate lambda networks in generation 0 and
+# lambda + 1 in each later one (the parent is re-trained: reevaluate_parent),
+# tiny 2 + 3 = 5, default 3 + 7 x 4 = 31. E and F (NSGA-II) evaluate
+# `population` in generation 0 and lambda in each later one:
+#   tiny     population 3, lambda 2, 2 generations: 3 + 2 = 5
+#   default  population 6, lambda 5, 6 generations: 6 + 5 x 5 = 31
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scale=default seeds="1 2 3" out=runs/experiments settings="A B C D" extra=() configs=experiments
@@ -28,8 +37,10 @@ while [ $# -gt 0 ]; do
     esac
 done
 case "$scale" in
-tiny) budget=(--generations 2 --lambda 2 --epochs 1 --train-subset 1500) ;;
-default) budget=(--generations 8 --lambda 3 --epochs 3 --train-subset 8000) ;;
+tiny) budget=(--generations 2 --lambda 2 --epochs 1 --train-subset 1500)
+      nsga2=(--generations 2 --population 3 --lambda 2 --epochs 1 --train-subset 1500) ;;
+default) budget=(--generations 8 --lambda 3 --epochs 3 --train-subset 8000)
+      nsga2=(--generations 6 --population 6 --lambda 5 --epochs 3 --train-subset 8000) ;;
 *) echo "experiments/run.sh: unknown scale '$scale' (tiny or default)" >&2; exit 2 ;;
 esac
 [ "$ENEVO" != ./enevo ] || [ -x ./enevo ] || make --no-print-directory enevo
@@ -42,12 +53,16 @@ for s in $seeds; do
         echo "== setting $x ($cfg), seed $s -> $dir ($(( $(date +%s) - start )) s so far)"
         # A run directory that exists is resumed (same config), so a killed
         # experiment continues where it stopped.
-        "$ENEVO" evolve "$cfg" --seed "$s" --run-dir "$dir" "${budget[@]}" "${extra[@]}" \
+        case "$x" in E | F) b=("${nsga2[@]}") ;; *) b=("${budget[@]}") ;; esac
+        "$ENEVO" evolve "$cfg" --seed "$s" --run-dir "$dir" "${b[@]}" "${extra[@]}" \
             > "$out/logs/$x-seed$s.log" 2>&1 || { echo "   failed: see $out/logs/$x-seed$s.log"; continue; }
         tail -3 "$out/logs/$x-seed$s.log" | sed 's/^/   /'
     done
 done
 runs=()
 for s in $seeds; do for x in $settings; do [ -d "$out/$x-seed$s" ] && runs+=("$out/$x-seed$s"); done; done
-"$ENEVO" report "${runs[@]}" --out "$out/report" --baseline A
+# A is the baseline; without A in the list, the first setting run.
+baseline=A
+case " $settings " in *" A "*) ;; *) baseline=${settings%% *} ;; esac
+"$ENEVO" report "${runs[@]}" --out "$out/report" --baseline "$baseline"
 echo "report: $out/report/report.md and report.html ($(( $(date +%s) - start )) s in all)"

@@ -298,6 +298,176 @@ static void report_adds_model_1_of_partitioned_settings(void **state)
     free(md);
 }
 
+static void write_file(const char *root, const char *rel, const char *text)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", root, rel);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Issue 12: multi-objective runs. Energies below in units of 100 µJ; the
+ * highest of any valid network is A's 10, so the common reference is
+ * energy 11 (1.1 mJ) and accuracy 0, and a front's hypervolume is
+ * sum(accuracy x energy step) / 11:
+ *   A-seed1: (1, .70) (4, .80) [(10, .65) dominated] -> (.7x3 + .8x7)/11 = 0.7
+ *   P-seed1: gen 0 (1, .60) (3, .78)            -> 7.44/11  = 0.676363636
+ *            gen 1 (1, .60) (1.5, .75) (2, .82) -> 8.055/11 = 0.732272727
+ *   P-seed2: gen 0 (0.5, .50) (4.5, .85)            -> 7.525/11 = 0.684090909
+ *            gen 1 (0.5, .50) (2.5, .70) (4.5, .85) -> 7.925/11 = 0.720454545
+ * P: 0.7264 ± |8.055 - 7.925| / 11 / sqrt 2 = 0.0084.
+ * Energy at equal accuracy: A's best has test accuracy 80% at 400 µJ, so
+ * at least 79.5%: A 400 µJ (0.0%); P-seed1 150 µJ (test .80 beats .81 at
+ * 200), P-seed2 450 µJ -> 300 µJ ± 212.1 µJ, 25.0% below 400 µJ; C has no
+ * energy: n/a. */
+static const char *make_pareto_runs(const char **dirs)
+{
+    static char root[400];
+    static char paths[4][460];
+    snprintf(root, sizeof root, "%s/pareto", enevo_test_tmpdir());
+    mkdir(root, 0700);
+    FILE *f = open_stats(root, "A-seed1");
+    fputs(NEW_HEADER, f);
+    row_new(f, 0, 0, 0.80, 0.80, 4e-4);
+    row_new(f, 0, 1, 0.70, 0.70, 1e-4);
+    row_new(f, 1, 0, 0.65, 0.65, 10e-4);
+    fclose(f);
+    f = open_stats(root, "P-seed1");
+    fputs(NEW_HEADER, f);
+    row_new(f, 0, 0, 0.60, 0.60, 1e-4);
+    row_new(f, 0, 1, 0.78, 0.79, 3e-4);
+    row_new(f, 0, 2, -1, 0, 0);
+    row_new(f, 1, 0, 0.82, 0.81, 2e-4);
+    row_new(f, 1, 1, 0.75, 0.80, 1.5e-4);
+    fclose(f);
+    write_file(root, "P-seed1/generations.csv",
+               "generation,evaluations,hypervolume\n0,3,0.25\nx,4,1\n1,5,0.5\n");
+    char p[600];
+    snprintf(p, sizeof p, "%s/P-seed1/front", root);
+    mkdir(p, 0700);
+    /* As the NSGA-II strategy writes it: objectives under their metric
+     * names, then the fixed columns that are not objectives. */
+    write_file(root, "P-seed1/front/front.csv",
+               "id,generation,index,accuracy,energy,violation,test_accuracy,params,flops,model,"
+               "phenotype\n"
+               "1-0,1,0,0.82,2e-4,0,0.81,5000,90000,1-0.enevo," PHENO "\n"
+               "1-1,1,1,0.75,1.5e-4,0,0.80,5000,90000,1-1.enevo," PHENO "\n"
+               "0-0,0,0,0.6,1e-4,0,0.6,5000,90000,0-0.enevo," PHENO "\n");
+    f = open_stats(root, "P-seed2");
+    fputs(NEW_HEADER, f);
+    row_new(f, 0, 0, 0.85, 0.84, 4.5e-4);
+    row_new(f, 0, 1, 0.50, 0.50, 0.5e-4);
+    row_new(f, 1, 0, 0.70, 0.70, 2.5e-4);
+    fclose(f);
+    snprintf(p, sizeof p, "%s/P-seed2/front", root);
+    mkdir(p, 0700);
+    write_file(root, "P-seed2/front/front.csv",
+               "id,generation,index,accuracy,energy,violation,test_accuracy,params,flops,model,"
+               "phenotype\n");
+    /* No hypervolume_reference: the column is there, empty. */
+    write_file(root, "P-seed2/generations.csv", "generation,hypervolume\n0,\n1,\n");
+    f = open_stats(root, "C-seed1");
+    fputs(OLD_HEADER, f);
+    row_old(f, 0, 0, 0.88, 0.87);
+    fclose(f);
+    const char *names[] = {"A-seed1", "P-seed1", "P-seed2", "C-seed1"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(paths[i], sizeof paths[i], "%s/%s", root, names[i]);
+        dirs[i] = paths[i];
+    }
+    return root;
+}
+
+static void report_pareto_runs_energy_at_equal_accuracy(void **state)
+{
+    (void)state;
+    const char *dirs[4];
+    const char *root = make_pareto_runs(dirs);
+    char out[512], err[ENEVO_ERR_LEN];
+    snprintf(out, sizeof out, "%s/out", root);
+    struct enevo_report_opts o = {.out_dir = out, .baseline = "A"};
+    assert_int_equal(enevo_report(dirs, 4, &o, err, sizeof err), 0);
+    char *md = read_out(out, "report.md");
+    char *gp = read_out(out, "plots.gp");
+    assert_non_null(md);
+    assert_non_null(gp);
+    assert_non_null(strstr(md, "## Energy at equal accuracy and hypervolume"));
+    assert_non_null(strstr(md, "test accuracy is at least 79.50%, the baseline A's best test "
+                               "accuracy (80.00%, mean over seeds) less 0.5 points"));
+    assert_non_null(strstr(md, "(400 µJ, mean over seeds)"));
+    assert_non_null(strstr(md, "accuracy 0, energy 1.1 mJ (1.1 x the highest"));
+    assert_non_null(strstr(md, "| A | 1 | 1 | 400 µJ \\* | n/a | 0.0% | 0.7000 | n/a |"));
+    assert_non_null(strstr(md, "| P | 2 | 2 | 300 µJ \\* | 212.1 µJ | 25.0% | 0.7264 | 0.0084 |"));
+    assert_non_null(strstr(md, "| C | 1 | 0 | n/a | n/a | n/a | n/a | n/a |"));
+    assert_non_null(strstr(md, "P-seed1: 1 malformed line of generations.csv skipped"));
+    assert_null(strstr(md, "P-seed2: 1 malformed"));
+    assert_non_null(strstr(md, "Multi-objective run: front/front.csv holds 3 networks; the "
+                               "search's last hypervolume (generations.csv) 0.5; common "
+                               "hypervolume of its valid evaluations 0.7323."));
+    assert_non_null(strstr(md, "Multi-objective run: front/front.csv holds 0 networks; common "
+                               "hypervolume of its valid evaluations 0.7205."));
+    /* A (1+lambda) run gets no multi-objective paragraph. */
+    char *sec_a = strstr(md, "### A-seed1"), *sec_p = strstr(md, "### P-seed1");
+    assert_non_null(sec_a);
+    assert_non_null(sec_p);
+    assert_true(sec_a < sec_p && strstr(sec_a, "Multi-objective") > sec_p);
+    /* Each generation's front, then the hypervolumes per generation. */
+    assert_non_null(strstr(gp, "$g2 << EOD\n0.0001 0.6 0\n0.0003 0.78 0\n\n"
+                               "0.0001 0.6 1\n0.00015 0.75 1\n0.0002 0.82 1\n\nEOD\n"));
+    assert_non_null(strstr(gp, "$h2 << EOD\n0 0.676363636 0.25\n1 0.732272727 0.5\nEOD\n"));
+    assert_non_null(strstr(gp, "$h3 << EOD\n0 0.684090909 ?\n1 0.720454545 ?\nEOD\n"));
+    assert_non_null(strstr(gp, "$ar2 << EOD\n0.0002 0.82\n0.00015 0.75\n0.0001 0.6\nEOD\n"));
+    assert_null(strstr(gp, "$ar3 <<")); /* an empty front.csv */
+    assert_null(strstr(gp, "$g1 <<"));  /* not for A, a (1+lambda) run */
+    assert_null(strstr(gp, "$g4 <<"));
+    /* Per setting: mean, min, max, seeds. */
+    assert_non_null(strstr(gp, "0 0.7 0.7 0.7 1\n1 0.7 0.7 0.7 1\n"));
+    assert_non_null(strstr(gp, "0 0.680227273 0.676363636 0.684090909 2\n"
+                               "1 0.726363636 0.720454545 0.732272727 2\n"));
+    /* Each setting's front over its seeds: P's is (0.5, .5) (1, .6)
+     * (1.5, .75) (2, .82) (4.5, .85). */
+    assert_non_null(strstr(gp, "5e-05 0.5\n0.0001 0.6\n0.00015 0.75\n0.0002 0.82\n"
+                               "0.00045 0.85\nEOD\n"));
+    if (has_gnuplot()) {
+        assert_png(out, "run2-P-seed1-generations.png");
+        assert_png(out, "run2-P-seed1-hypervolume.png");
+        assert_png(out, "run3-P-seed2-generations.png");
+        assert_png(out, "settings-hypervolume.png");
+        assert_png(out, "settings-fronts.png");
+        assert_non_null(strstr(md, "(run2-P-seed1-generations.png)"));
+        assert_non_null(strstr(md, "(settings-hypervolume.png)"));
+        assert_non_null(strstr(md, "(settings-fronts.png)"));
+        assert_null(strstr(md, "run1-A-seed1-generations"));
+        assert_null(strstr(md, "plot(s) missing"));
+    }
+    free(md);
+    free(gp);
+}
+
+/* "Within 0.5 points": at least the baseline's accuracy less 0.005, the
+ * boundary included; invalid rows and rows without energy never count. */
+static void cheapest_at_accuracy_counts_the_boundary(void **state)
+{
+    (void)state;
+    struct enevo__row rows[5] = {
+        {.valid = true, .test_acc = 0.795, .energy = 3e-4},
+        {.valid = true, .test_acc = 0.80, .energy = 4e-4},
+        {.valid = true, .test_acc = 0.79, .energy = 1e-4},
+        {.valid = false, .test_acc = 0.9, .energy = 1e-5},
+        {.valid = true, .test_acc = 0.95, .energy = NAN},
+    };
+    struct enevo__run r = {.rows = rows, .nrows = 5};
+    long row;
+    assert_true(enevo__report_cheapest(&r, 0.80 - 0.005, &row) == 3e-4);
+    assert_int_equal(row, 0);
+    assert_true(enevo__report_cheapest(&r, 0.79, &row) == 1e-4);
+    assert_int_equal(row, 2);
+    assert_true(isnan(enevo__report_cheapest(&r, 0.96, &row)));
+    assert_int_equal(row, -1);
+}
+
 static void front_keeps_non_dominated_points_by_cost(void **state)
 {
     (void)state;
@@ -354,6 +524,8 @@ const struct CMUnitTest enevo_tests_report[] = {
     cmocka_unit_test(report_fails_only_without_any_run),
     cmocka_unit_test(report_reads_past_nul_bytes_of_a_crash),
     cmocka_unit_test(report_adds_model_1_of_partitioned_settings),
+    cmocka_unit_test(report_pareto_runs_energy_at_equal_accuracy),
+    cmocka_unit_test(cheapest_at_accuracy_counts_the_boundary),
     cmocka_unit_test(front_keeps_non_dominated_points_by_cost),
     cmocka_unit_test(csv_reader_skips_and_counts_bad_lines),
 };

@@ -69,8 +69,7 @@ static void gp_num(struct enevo__buf *b, double v)
  * (a proxy that every row has). Log scale, so only positive values. */
 static double front_x(const struct enevo__run *r, const struct enevo__row *w)
 {
-    double x = r->has_energy ? w->energy : w->flops;
-    return x > 0 ? x : NAN;
+    return enevo__report_x(r, w);
 }
 
 /* Draws the plot command `plot` (described by the settings before it) as
@@ -251,6 +250,259 @@ static void gp_fronts(struct enevo__buf *b, const struct enevo__run *runs, size_
     enevo__buf_free(&plot);
 }
 
+/* ---- multi-objective runs (issue 12) and settings -------------------------- */
+
+static void gp_xaxis(struct enevo__buf *b, bool energy, bool estimate)
+{
+    enevo__buf_printf(b, "set logscale x\nset format x \"%%.0s %%c%s\"\n", energy ? "J" : "");
+    if (energy)
+        enevo__buf_printf(b, "set xlabel \"energy per inference (J%s, log scale)\"\n",
+                          estimate ? ", model estimate" : "");
+    else
+        enevo__buf_printf(b, "set xlabel \"FLOPs per image (log scale; no energy measured)\"\n");
+}
+
+/* The front of each generation of a multi-objective run, light (early) to
+ * dark (late), with front/front.csv's points over them. */
+static bool gp_gen_fronts(struct enevo__buf *b, const struct enevo__run *r)
+{
+    if (!r->pareto || !r->gf_start || r->gf_start[r->generations] == 0)
+        return false;
+    enevo__buf_printf(b,
+                      "# %s: the front of the valid evaluations up to each generation "
+                      "(x, accuracy, generation)\n$g%d << EOD\n",
+                      r->stem, r->index);
+    for (long g = 0; g < r->generations; g++) {
+        for (size_t j = r->gf_start[g]; j < r->gf_start[g + 1]; j++) {
+            const struct enevo__row *w = &r->rows[r->gf_idx[j]];
+            enevo__buf_printf(b, "%.9g %.9g %ld\n", enevo__report_x(r, w), w->acc, g);
+        }
+        enevo__buf_printf(b, "\n"); /* one blank line: a new line of points */
+    }
+    enevo__buf_printf(b, "EOD\n");
+    if (r->narch) {
+        enevo__buf_printf(b, "$ar%d << EOD\n", r->index);
+        for (size_t j = 0; j < r->narch; j++)
+            enevo__buf_printf(b, "%.9g %.9g\n", r->arch_x[j], r->arch_acc[j]);
+        enevo__buf_printf(b, "EOD\n");
+    }
+    enevo__buf_printf(b,
+                      "reset\nset grid\nset key below\nset ylabel \"accuracy (fitness split)\"\n");
+    gp_xaxis(b, r->has_energy, r->estimate);
+    enevo__buf_printf(b,
+                      "set palette defined (0 \"#c6dbef\", 1 \"#4292c6\", 2 \"#08306b\")\n"
+                      "set cbrange [0:%ld]\nset cblabel \"generation\"\nset title ",
+                      r->generations > 1 ? r->generations - 1 : 1);
+    gp_str(b, r->name);
+    enevo__buf_printf(b, " . \": the front of each generation (light: early, dark: late)\"\n");
+    if (r->generations < 12)
+        enevo__buf_printf(b, "set cbtics 1\n");
+    struct enevo__buf plot = {0};
+    enevo__buf_printf(&plot,
+                      "plot $g%d using 1:2:3 with linespoints pt 7 ps 0.8 lw 1.5 lc palette "
+                      "title \"front of the valid evaluations up to the generation\"",
+                      r->index);
+    if (r->narch && r->has_energy)
+        enevo__buf_printf(&plot,
+                          ", \\\n  $ar%d using 1:2 with points pt 6 ps 1.8 lc rgb \"#000000\" "
+                          "title \"front/front.csv (the search's archive)\"",
+                          r->index);
+    enevo__buf_printf(&plot, "\n");
+    if (plot.failed)
+        b->failed = true;
+    else
+        gp_draw(b, r->stem, "generations", plot.s);
+    enevo__buf_free(&plot);
+    return true;
+}
+
+/* A multi-objective run's hypervolume per generation: the report's common
+ * one (left axis) and the search's own from generations.csv (right). */
+static bool gp_hv_run(struct enevo__buf *b, const struct enevo__run *r)
+{
+    if (!r->pareto || (!r->hv && !r->search_hv))
+        return false;
+    enevo__buf_printf(b,
+                      "# %s: per generation: common hypervolume, the search's own\n$h%d << EOD\n",
+                      r->stem, r->index);
+    for (long g = 0; g < r->generations; g++) {
+        enevo__buf_printf(b, "%ld", g);
+        gp_num(b, r->hv ? r->hv[g] : NAN);
+        gp_num(b, r->search_hv ? r->search_hv[g] : NAN);
+        enevo__buf_put(b, "\n", 1);
+    }
+    enevo__buf_printf(b, "EOD\nreset\nset datafile missing \"?\"\nset grid\nset key below\n"
+                         "set xlabel \"generation\"\n");
+    enevo__buf_printf(b, "set xrange [-0.25:%.2f]\n", (double)r->generations - 0.75);
+    if (r->generations < 12)
+        enevo__buf_printf(b, "set xtics 1\n");
+    enevo__buf_printf(b, "set title ");
+    gp_str(b, r->name);
+    enevo__buf_printf(b, " . \": hypervolume per generation\"\n");
+    struct enevo__buf plot = {0};
+    const char *sep = "plot ";
+    if (r->hv) {
+        enevo__buf_printf(b,
+                          "set ylabel \"hypervolume of (accuracy, energy), common reference\"\n");
+        enevo__buf_printf(&plot,
+                          "%s$h%d using 1:2 with linespoints pt 7 lw 2 title \"hypervolume of "
+                          "(accuracy, energy), the report's common reference\"",
+                          sep, r->index);
+        sep = ", \\\n  ";
+    }
+    if (r->search_hv) {
+        if (r->hv)
+            enevo__buf_printf(b, "set ytics nomirror\nset y2tics\n"
+                                 "set y2label \"the search's hypervolume (generations.csv)\"\n");
+        else
+            enevo__buf_printf(b, "set ylabel \"the search's hypervolume (generations.csv)\"\n");
+        enevo__buf_printf(&plot,
+                          "%s$h%d using 1:3 %swith linespoints pt 5 lw 2 dt 2 title \"the search's "
+                          "hypervolume: its objectives and reference point (generations.csv%s)\"",
+                          sep, r->index, r->hv ? "axes x1y2 " : "", r->hv ? ", right axis" : "");
+    }
+    enevo__buf_printf(&plot, "\n");
+    if (plot.failed)
+        b->failed = true;
+    else
+        gp_draw(b, r->stem, "hypervolume", plot.s);
+    enevo__buf_free(&plot);
+    return true;
+}
+
+/* Settings in order of their first run; run i belongs to setting of[i]. */
+static size_t settings(const struct enevo__run *runs, size_t n, size_t *of, size_t *first)
+{
+    size_t ns = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = 0;
+        while (k < ns && strcmp(runs[first[k]].group, runs[i].group))
+            k++;
+        if (k == ns)
+            first[ns++] = i;
+        of[i] = k;
+    }
+    return ns;
+}
+
+/* Per setting and generation: mean, min and max over its seeds of the
+ * common hypervolume (the seeds that reached the generation). */
+static bool gp_settings_hv(struct enevo__buf *b, const struct enevo__run *runs, size_t n,
+                           const size_t *of, const size_t *first, size_t ns)
+{
+    struct enevo__buf plot = {0};
+    const char *sep = "plot ";
+    for (size_t k = 0; k < ns; k++) {
+        long G = 0;
+        size_t seeds = 0;
+        for (size_t i = 0; i < n; i++)
+            if (of[i] == k && runs[i].hv) {
+                seeds++;
+                G = runs[i].generations > G ? runs[i].generations : G;
+            }
+        if (!seeds)
+            continue;
+        enevo__buf_printf(b, "# setting %s: generation, mean, min, max, seeds\n$hs%zu << EOD\n",
+                          runs[first[k]].group, k);
+        for (long g = 0; g < G; g++) {
+            double s = 0, lo = INFINITY, hi = -INFINITY;
+            int c = 0;
+            for (size_t i = 0; i < n; i++)
+                if (of[i] == k && runs[i].hv && g < runs[i].generations) {
+                    double v = runs[i].hv[g];
+                    s += v;
+                    lo = v < lo ? v : lo;
+                    hi = v > hi ? v : hi;
+                    c++;
+                }
+            enevo__buf_printf(b, "%ld %.9g %.9g %.9g %d\n", g, s / c, lo, hi, c);
+        }
+        enevo__buf_printf(b, "EOD\n");
+        enevo__buf_printf(&plot,
+                          "%s$hs%zu using 1:3:4 with filledcurves fs transparent solid 0.15 "
+                          "noborder lc %zu notitle, \\\n"
+                          "  $hs%zu using 1:2 with linespoints pt 7 lw 2 lc %zu title ",
+                          sep, k, k + 1, k, k + 1);
+        char t[200];
+        snprintf(t, sizeof t, "%s (mean%s over %zu seed%s)", runs[first[k]].group,
+                 seeds > 1 ? "; band: min to max" : "", seeds, seeds == 1 ? "" : "s");
+        gp_str(&plot, t);
+        sep = ", \\\n  ";
+    }
+    bool any = plot.len > 0;
+    if (any) {
+        enevo__buf_printf(&plot, "\n");
+        enevo__buf_printf(b, "reset\nset grid\nset key below\nset xlabel \"generation\"\n"
+                             "set ylabel \"hypervolume of (accuracy, energy), common reference\"\n"
+                             "set title \"hypervolume per generation of each setting\"\n");
+        if (plot.failed)
+            b->failed = true;
+        else
+            gp_draw(b, "settings", "hypervolume", plot.s);
+    }
+    enevo__buf_free(&plot);
+    return any;
+}
+
+/* Each setting's front: the non-dominated valid evaluations of all its
+ * seeds together, on energy per inference. */
+static int gp_settings_fronts(struct enevo__buf *b, const struct enevo__run *runs, size_t n,
+                              const size_t *of, const size_t *first, size_t ns, bool estimate)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += runs[i].nrows;
+    double *acc = malloc((total + 1) * sizeof *acc), *x = malloc((total + 1) * sizeof *x);
+    size_t *idx = malloc((total + 1) * sizeof *idx);
+    if (!acc || !x || !idx) {
+        free(acc);
+        free(x);
+        free(idx);
+        return ENEVO_ENOMEM;
+    }
+    struct enevo__buf plot = {0};
+    const char *sep = "plot ";
+    for (size_t k = 0; k < ns; k++) {
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; of[i] == k && runs[i].has_energy && j < runs[i].nrows; j++) {
+                const struct enevo__row *w = &runs[i].rows[j];
+                acc[m] = w->valid ? w->acc : NAN;
+                x[m++] = w->valid ? enevo__report_x(&runs[i], w) : NAN;
+            }
+        size_t f = enevo_report_front(acc, x, m, idx);
+        if (!f)
+            continue;
+        enevo__buf_printf(b, "# setting %s: its front over all seeds\n$sf%zu << EOD\n",
+                          runs[first[k]].group, k);
+        for (size_t j = 0; j < f; j++)
+            enevo__buf_printf(b, "%.9g %.9g\n", x[idx[j]], acc[idx[j]]);
+        enevo__buf_printf(b, "EOD\n");
+        enevo__buf_printf(&plot, "%s$sf%zu using 1:2 with linespoints pt 7 lw 2 lc %zu title ", sep,
+                          k, k + 1);
+        gp_str(&plot, runs[first[k]].group);
+        sep = ", \\\n  ";
+    }
+    free(acc);
+    free(x);
+    free(idx);
+    int any = plot.len > 0;
+    if (any) {
+        enevo__buf_printf(&plot, "\n");
+        enevo__buf_printf(b, "reset\nset grid\nset key below\n"
+                             "set ylabel \"accuracy (fitness split)\"\n"
+                             "set title \"each setting's front (all its seeds' valid "
+                             "evaluations)\"\n");
+        gp_xaxis(b, true, estimate);
+        if (plot.failed)
+            b->failed = true;
+        else
+            gp_draw(b, "settings", "fronts", plot.s);
+    }
+    enevo__buf_free(&plot);
+    return any;
+}
+
 /* A shell single-quoted word. */
 static void sh_word(struct enevo__buf *b, const char *s)
 {
@@ -281,9 +533,10 @@ static void remove_outputs(const char *out_dir, const char *stem, const char *ki
 }
 
 int enevo__report_plots(struct enevo__run *runs, size_t n, const char *out_dir, const char *gnuplot,
-                        bool *fronts, struct enevo__buf *notes, char *err, size_t errlen)
+                        struct enevo__plots *out, struct enevo__buf *notes, char *err,
+                        size_t errlen)
 {
-    *fronts = false;
+    memset(out, 0, sizeof *out);
     struct enevo__buf gp = {0};
     enevo__buf_printf(&gp, "# Written by `enevo report`; run it again with "
                            "`gnuplot plots.gp` in this directory.\n"
@@ -295,11 +548,15 @@ int enevo__report_plots(struct enevo__run *runs, size_t n, const char *out_dir, 
                            "}\n"
                            "svg_term = \"svg noenhanced size 960,640 dynamic font 'Sans,11'\"\n"
                            "set encoding utf8\nset micro\n\n");
-    bool *want_progress = calloc(n + 1, sizeof *want_progress);
-    bool *want_front = calloc(n + 1, sizeof *want_front);
-    if (!want_progress || !want_front) {
-        free(want_progress);
-        free(want_front);
+    /* Per run: progress, front, generations, hypervolume. */
+    enum { P_PROGRESS, P_FRONT, P_GENS, P_HV, P_KINDS };
+    static const char *const kinds[P_KINDS] = {"progress", "front", "generations", "hypervolume"};
+    bool *want = calloc(P_KINDS * (n + 1), sizeof *want);
+    size_t *of = calloc(n + 1, sizeof *of), *first = calloc(n + 1, sizeof *first);
+    if (!want || !of || !first) {
+        free(want);
+        free(of);
+        free(first);
         enevo__buf_free(&gp);
         return enevo_errf(err, errlen, ENEVO_ENOMEM, "out of memory");
     }
@@ -307,25 +564,38 @@ int enevo__report_plots(struct enevo__run *runs, size_t n, const char *out_dir, 
     bool estimate = false;
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
-        want_progress[i] = runs[i].nvalid > 0;
-        want_front[i] = false;
-        if (!want_progress[i])
+        bool *w = want + P_KINDS * i;
+        w[P_PROGRESS] = runs[i].nvalid > 0;
+        if (!w[P_PROGRESS])
             continue;
         gp_progress(&gp, &runs[i]);
         int f = gp_front(&gp, &runs[i]);
         if (f < 0)
             rc = enevo_errf(err, errlen, f, "out of memory");
-        want_front[i] = f == 0;
+        w[P_FRONT] = f == 0;
+        w[P_GENS] = gp_gen_fronts(&gp, &runs[i]);
+        w[P_HV] = gp_hv_run(&gp, &runs[i]);
         /* Marked now so the combined plot knows which datablocks to use;
          * corrected below from what gnuplot actually wrote. */
-        runs[i].front_plot = want_front[i];
-        if (want_front[i] && runs[i].has_energy) {
+        runs[i].front_plot = w[P_FRONT];
+        if (w[P_FRONT] && runs[i].has_energy) {
             with_energy++;
             estimate |= runs[i].estimate;
         }
     }
     if (!rc && with_energy >= 2)
         gp_fronts(&gp, runs, n, estimate);
+    size_t ns = settings(runs, n, of, first);
+    bool want_shv = false, want_sfr = false;
+    if (!rc) {
+        want_shv = gp_settings_hv(&gp, runs, n, of, first, ns);
+        int f = gp_settings_fronts(&gp, runs, n, of, first, ns, estimate);
+        if (f < 0)
+            rc = enevo_errf(err, errlen, f, "out of memory");
+        want_sfr = f > 0;
+    }
+    free(of);
+    free(first);
     char path[4096];
     snprintf(path, sizeof path, "%s/plots.gp", out_dir);
     if (!rc && gp.failed)
@@ -334,19 +604,19 @@ int enevo__report_plots(struct enevo__run *runs, size_t n, const char *out_dir, 
         rc = enevo_write_atomic(path, gp.s, gp.len, err, errlen);
     enevo__buf_free(&gp);
     for (size_t i = 0; i < n; i++)
-        runs[i].front_plot = runs[i].progress_plot = false;
+        runs[i].front_plot = runs[i].progress_plot = runs[i].gens_plot = runs[i].hv_plot = false;
     if (rc) {
-        free(want_progress);
-        free(want_front);
+        free(want);
         return rc;
     }
 
     /* Stale images of an earlier report would otherwise pass for new ones. */
-    for (size_t i = 0; i < n; i++) {
-        remove_outputs(out_dir, runs[i].stem, "progress");
-        remove_outputs(out_dir, runs[i].stem, "front");
-    }
+    for (size_t i = 0; i < n; i++)
+        for (int k = 0; k < P_KINDS; k++)
+            remove_outputs(out_dir, runs[i].stem, kinds[k]);
     remove_outputs(out_dir, "all", "fronts");
+    remove_outputs(out_dir, "settings", "hypervolume");
+    remove_outputs(out_dir, "settings", "fronts");
 
     struct enevo__buf cmd = {0};
     enevo__buf_printf(&cmd, "command -v ");
@@ -360,8 +630,7 @@ int enevo__report_plots(struct enevo__run *runs, size_t n, const char *out_dir, 
                           "gnuplot-nox); plots.gp is written, run `gnuplot plots.gp` in "
                           "this directory once it is installed.\n",
                           gnuplot);
-        free(want_progress);
-        free(want_front);
+        free(want);
         return 0;
     }
     enevo__buf_printf(&cmd, "cd ");
@@ -374,19 +643,26 @@ int enevo__report_plots(struct enevo__run *runs, size_t n, const char *out_dir, 
 
     size_t missing = 0;
     for (size_t i = 0; i < n; i++) {
-        runs[i].progress_plot = want_progress[i] && png_exists(out_dir, runs[i].stem, "progress");
-        runs[i].front_plot = want_front[i] && png_exists(out_dir, runs[i].stem, "front");
-        missing +=
-            (want_progress[i] && !runs[i].progress_plot) + (want_front[i] && !runs[i].front_plot);
+        bool got[P_KINDS];
+        for (int k = 0; k < P_KINDS; k++) {
+            got[k] = want[P_KINDS * i + k] && png_exists(out_dir, runs[i].stem, kinds[k]);
+            missing += want[P_KINDS * i + k] && !got[k];
+        }
+        runs[i].progress_plot = got[P_PROGRESS];
+        runs[i].front_plot = got[P_FRONT];
+        runs[i].gens_plot = got[P_GENS];
+        runs[i].hv_plot = got[P_HV];
     }
-    *fronts = with_energy >= 2 && png_exists(out_dir, "all", "fronts");
-    missing += with_energy >= 2 && !*fronts;
+    out->fronts = with_energy >= 2 && png_exists(out_dir, "all", "fronts");
+    out->settings_hv = want_shv && png_exists(out_dir, "settings", "hypervolume");
+    out->settings_fronts = want_sfr && png_exists(out_dir, "settings", "fronts");
+    missing += (with_energy >= 2 && !out->fronts) + (want_shv && !out->settings_hv) +
+               (want_sfr && !out->settings_fronts);
     if (st != 0 || missing)
         enevo__buf_printf(notes,
                           "gnuplot %s (exit status %d); %zu plot(s) missing, see "
                           "gnuplot.log.\n",
                           st ? "failed" : "ran", st, missing);
-    free(want_progress);
-    free(want_front);
+    free(want);
     return 0;
 }

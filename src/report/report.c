@@ -305,6 +305,7 @@ static char *group_name(const char *name)
 
 static void free_run(struct enevo__run *r)
 {
+    enevo__report_free_pareto(r);
     enevo__csv_free(&r->csv);
     free(r->rows);
     free(r->name);
@@ -451,6 +452,11 @@ static int load_run(const char *path, int index, struct enevo__run *r, struct en
                            ? *p
                            : '_';
     r->stem[k] = '\0';
+    rc = enevo__report_load_pareto(r, notes);
+    if (rc) {
+        free_run(r);
+        return rc;
+    }
     return 0;
 }
 
@@ -627,6 +633,98 @@ static void run_section(struct doc *d, const struct enevo__run *r)
         doc_image(d, r->stem, "front",
                   r->has_energy ? "accuracy against energy per inference"
                                 : "accuracy against FLOPs (no energy measured)");
+    if (r->pareto) {
+        char rows[96] = "", shv[96] = "", hv[32] = "n/a";
+        if (r->front_csv)
+            snprintf(rows, sizeof rows, "front/front.csv holds %zu network%s; ", r->front_csv_rows,
+                     r->front_csv_rows == 1 ? "" : "s");
+        double last = NAN;
+        for (long g = 0; r->search_hv && g < r->generations; g++)
+            if (!isnan(r->search_hv[g]))
+                last = r->search_hv[g];
+        if (!isnan(last))
+            snprintf(shv, sizeof shv, "the search's last hypervolume (generations.csv) %.6g; ",
+                     last);
+        if (!isnan(r->hv_all))
+            snprintf(hv, sizeof hv, "%.4f", r->hv_all);
+        doc_para(d, "Multi-objective run: %s%scommon hypervolume of its valid evaluations %s.",
+                 rows, shv, hv);
+    }
+    if (r->gens_plot)
+        doc_image(d, r->stem, "generations", "the front of each generation, light to dark");
+    if (r->hv_plot)
+        doc_image(d, r->stem, "hypervolume", "hypervolume per generation");
+}
+
+/* Per setting: the cheapest evaluated network at the baseline's accuracy,
+ * and the hypervolume of everything it evaluated. */
+static void equal_accuracy(struct doc *d, const struct enevo__run *runs, size_t n,
+                           const struct group *g, size_t ng, const size_t *run_group, size_t base,
+                           double e_ref, double *scratch_e, double *scratch_h)
+{
+    const struct group *b = &g[base];
+    double thr = b->acc_mean - 0.005;
+    char acc[32], tacc[32], be[48], er[48];
+    fmt_pct(acc, sizeof acc, b->acc_mean);
+    fmt_pct(tacc, sizeof tacc, thr);
+    fmt_joules(be, sizeof be, b->e_mean);
+    fmt_joules(er, sizeof er, e_ref);
+    doc_para(d,
+             "Energy at equal accuracy: per setting, the energy per inference of the cheapest "
+             "valid network it evaluated (any generation, so a network of its front) whose test "
+             "accuracy is at least %s, the baseline %s's best test accuracy (%s, mean over "
+             "seeds) less 0.5 points; mean over the seeds that have one, and how far below the "
+             "baseline's best network's energy (%s, mean over seeds) it is. Test accuracy is "
+             "only reported here; no search sees it.",
+             tacc, b->name, acc, be);
+    doc_para(d,
+             "Hypervolume: of (accuracy on the fitness split, maximised; energy per inference, "
+             "minimised) over all valid evaluations of a run, against the common reference "
+             "point accuracy 0, energy %s (1.1 x the highest energy per inference of any valid "
+             "network read), divided by that energy, so that 1 would be 100%% accuracy at no "
+             "energy; mean and std over seeds.",
+             er);
+    char red_head[160];
+    snprintf(red_head, sizeof red_head, "below %s's best", b->name);
+    const char *head[] = {
+        "setting", "seeds",  "seeds at the accuracy", "energy at equal accuracy (mean)",
+        "± std",   red_head, "hypervolume (mean)",    "± std"};
+    doc_table_begin(d, head, sizeof head / sizeof head[0], "lrrrrrrr");
+    for (size_t k = 0; k < ng; k++) {
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (run_group[i] != k)
+                continue;
+            scratch_e[m] = isnan(thr) ? NAN : enevo__report_cheapest(&runs[i], thr, NULL);
+            scratch_h[m++] = runs[i].hv_all;
+        }
+        double em, es, hm, hs;
+        size_t reach = mean_std(scratch_e, m, &em, &es);
+        size_t nh = mean_std(scratch_h, m, &hm, &hs);
+        char seeds[32], at[32], ems[48], ess[40], red[32], hms[32], hss[32];
+        snprintf(seeds, sizeof seeds, "%zu", m);
+        snprintf(at, sizeof at, "%zu", reach);
+        fmt_joules(ems, sizeof ems - 2, em);
+        if (g[k].estimate && !isnan(em))
+            strcat(ems, " *");
+        fmt_joules(ess, sizeof ess, es);
+        double r = 100 * (1 - em / b->e_mean);
+        if (isfinite(r))
+            snprintf(red, sizeof red, "%.1f%%", r);
+        else
+            snprintf(red, sizeof red, "n/a");
+        if (nh)
+            snprintf(hms, sizeof hms, "%.4f", hm);
+        else
+            snprintf(hms, sizeof hms, "n/a");
+        if (isnan(hs))
+            snprintf(hss, sizeof hss, "n/a");
+        else
+            snprintf(hss, sizeof hss, "%.4f", hs);
+        const char *cells[] = {g[k].name, seeds, at, ems, ess, red, hms, hss};
+        doc_row(d, cells, 8, NULL);
+    }
+    doc_table_end(d);
 }
 
 /* Finds the baseline group: a setting's name, else a run's name or path. */
@@ -702,9 +800,13 @@ int enevo_report(const char *const *run_dirs, int n, const struct enevo_report_o
     }
     if (!rc)
         rc = enevo_mkdir_p(o->out_dir, err, errlen);
-    bool fronts = false;
+    double e_ref = enevo__report_energy_ref(runs, nr);
+    for (size_t i = 0; i < nr && !rc; i++)
+        if (enevo__report_hv(&runs[i], e_ref))
+            rc = enevo_errf(err, errlen, ENEVO_ENOMEM, "report: out of memory");
+    struct enevo__plots plots = {0};
     if (!rc)
-        rc = enevo__report_plots(runs, nr, o->out_dir, o->gnuplot ? o->gnuplot : "gnuplot", &fronts,
+        rc = enevo__report_plots(runs, nr, o->out_dir, o->gnuplot ? o->gnuplot : "gnuplot", &plots,
                                  &notes, err, errlen);
     bool estimate = false, any_energy = false;
     for (size_t i = 0; i < nr; i++) {
@@ -733,7 +835,15 @@ int enevo_report(const char *const *run_dirs, int n, const struct enevo_report_o
         summary_table(&d, runs, nr, estimate);
         doc_heading(&d, 2, "Settings (mean over seeds)");
         group_table(&d, groups, ng, base, estimate);
-        if (fronts) {
+        doc_heading(&d, 2, "Energy at equal accuracy and hypervolume");
+        equal_accuracy(&d, runs, nr, groups, ng, run_group, base, e_ref, se, sa);
+        if (plots.settings_hv)
+            doc_image(&d, "settings", "hypervolume", "hypervolume per generation of each setting");
+        if (plots.settings_fronts) {
+            doc_heading(&d, 2, "Fronts of all settings");
+            doc_image(&d, "settings", "fronts", "each setting's front over its seeds");
+        }
+        if (plots.fronts) {
             doc_heading(&d, 2, "Fronts of all runs");
             doc_image(&d, "all", "fronts", "non-dominated fronts of all runs");
         }

@@ -56,8 +56,8 @@ struct enevo__row {
     long gen;
     bool valid;
     double params, flops, acc, test_acc, energy, fitness; /* fitness: the running mean */
-    double test_acc1, energy1; /* model 1 of a model partition; NaN without one */
-    const char *id, *meter, *phenotype;                   /* into the table's text */
+    double test_acc1, energy1;          /* model 1 of a model partition; NaN without one */
+    const char *id, *meter, *phenotype; /* into the table's text */
 };
 
 /* A readable run directory. */
@@ -75,13 +75,58 @@ struct enevo__run {
     bool estimate;                  /* some row's meter is model-estimate */
     char stem[96];                  /* file-name stem of its plots */
     bool progress_plot, front_plot; /* the PNGs exist */
+
+    /* Multi-objective runs (issue 12) and the common hypervolume; front.c. */
+    bool pareto;           /* generations.csv has a hypervolume column, or front/front.csv exists */
+    bool front_csv;        /* front/front.csv was read */
+    size_t front_csv_rows; /* its rows */
+    double *search_hv; /* [generations] generations.csv's hypervolume (NaN: missing); NULL: none */
+    double *arch_acc, *arch_x; /* [narch] front.csv's (accuracy, energy) when it has both */
+    size_t narch;
+    size_t *gf_idx;   /* the front up to generation g: rows gf_idx[gf_start[g] .. gf_start[g+1]) */
+    size_t *gf_start; /* [generations + 1]; each front ordered by x ascending */
+    double *hv;    /* [generations] common-reference hypervolume of those fronts; NULL: no energy */
+    double hv_all; /* of every valid evaluation (hv of the last generation); NaN: none */
+    bool gens_plot, hv_plot; /* the PNGs exist */
+};
+
+/* front.c. The x of a run's fronts: energy per inference when the run
+ * measured it, else FLOPs; NaN when not positive. */
+double enevo__report_x(const struct enevo__run *r, const struct enevo__row *w);
+
+/* After the rows are read: each generation's front (of accuracy on the
+ * fitness split and x), generations.csv's hypervolume column and
+ * front/front.csv when present. Problems with the two optional files are
+ * notes, never errors. Returns 0 or ENEVO_ENOMEM. */
+int enevo__report_load_pareto(struct enevo__run *r, struct enevo__buf *notes);
+void enevo__report_free_pareto(struct enevo__run *r);
+
+/* The common reference energy: 1.1 x the highest energy per inference of a
+ * valid evaluation (with an accuracy) among the runs; NaN when none. */
+double enevo__report_energy_ref(const struct enevo__run *runs, size_t n);
+
+/* r->hv[g]: the hypervolume of (accuracy, energy / e_ref) of the front up to
+ * g against (accuracy 0, energy e_ref), so in [0, 1]; r->hv_all the last.
+ * Nothing without energy. Returns 0 or ENEVO_ENOMEM. */
+int enevo__report_hv(struct enevo__run *r, double e_ref);
+
+/* The energy of the cheapest valid evaluation whose test accuracy is at
+ * least min_test_acc (its row in *row, -1 for none); NaN for none. */
+double enevo__report_cheapest(const struct enevo__run *r, double min_test_acc, long *row);
+
+/* Which of the plots over all runs gnuplot drew. */
+struct enevo__plots {
+    bool fronts;          /* all-fronts: every run's front */
+    bool settings_hv;     /* settings-hypervolume: per setting, mean and range over seeds */
+    bool settings_fronts; /* settings-fronts: each setting's front over its seeds */
 };
 
 /* Writes plots.gp into out_dir and runs gnuplot on it (`gnuplot` as a
- * command name or path); sets the runs' *_plot flags and *fronts when the
- * combined front plot exists. Reasons for missing plots go into `notes`, one
+ * command name or path); sets the runs' *_plot flags and *out's for the
+ * plots over runs that exist. Reasons for missing plots go into `notes`, one
  * per line. Fails only when plots.gp cannot be written. */
 int enevo__report_plots(struct enevo__run *runs, size_t n, const char *out_dir, const char *gnuplot,
-                        bool *fronts, struct enevo__buf *notes, char *err, size_t errlen);
+                        struct enevo__plots *out, struct enevo__buf *notes, char *err,
+                        size_t errlen);
 
 #endif
