@@ -720,10 +720,169 @@ static void export_cli_exports_model_files(void **state)
     built_free(&b);
 }
 
+/* ------------------------------------------------------------------ */
+/* Per-channel normalisation: what the exports state. */
+
+/* The value of ONNX metadata entry `key` in a serialised ModelProto (a
+ * StringStringEntryProto is field 1 = key, field 2 = value), copied into
+ * out; false when missing. */
+static bool onnx_meta(const char *pb, size_t n, const char *key, char *out, size_t outlen)
+{
+    size_t kl = strlen(key);
+    for (size_t i = 0; i + 2 + kl < n; i++) {
+        if ((uint8_t)pb[i] != 0x0a || (uint8_t)pb[i + 1] != kl || memcmp(pb + i + 2, key, kl))
+            continue;
+        size_t j = i + 2 + kl, len = 0;
+        if (j >= n || (uint8_t)pb[j++] != 0x12)
+            continue;
+        for (int shift = 0; j < n; shift += 7) {
+            uint8_t b = (uint8_t)pb[j++];
+            len |= (size_t)(b & 0x7f) << shift;
+            if (!(b & 0x80))
+                break;
+        }
+        if (j + len > n || len + 1 > outlen)
+            return false;
+        memcpy(out, pb + j, len);
+        out[len] = 0;
+        return true;
+    }
+    return false;
+}
+
+/* Parse up to max floats separated by ',' / ", " / "f, " (C literals) from s
+ * (stopping at '}' or the end); the count. */
+static int parse_floats(const char *s, float *v, int max)
+{
+    int n = 0;
+    while (*s && *s != '}' && n < max) {
+        char *end;
+        v[n++] = strtof(s, &end);
+        if (end == s)
+            return -1;
+        s = end;
+        while (*s == 'f' || *s == ',' || *s == ' ')
+            s++;
+    }
+    return n;
+}
+
+/* The array a brace-initialiser macro "#define NAME {...}" in hdr gives. */
+static int header_floats(const char *hdr, const char *name, float *v, int max)
+{
+    char pat[128];
+    snprintf(pat, sizeof pat, "#define %s {", name);
+    const char *p = strstr(hdr, pat);
+    if (!p)
+        fail_msg("the header has no '%s'", pat);
+    return parse_floats(p + strlen(pat), v, max);
+}
+
+/* A colour model with distinct per-channel statistics (one channel's are 0
+ * and 1, integers a C literal must still print with a point), saved and
+ * loaded back: the ONNX metadata lists and the C macros state the model
+ * file's per-channel floats exactly (not its scalar mean/std), and the
+ * macros initialise arrays in a -pedantic -Werror C99 program. A model
+ * without per-channel values states its scalar pair for every channel. */
+static void export_states_per_channel_normalisation(void **state)
+{
+    (void)state;
+    const char *dir = enevo_test_tmpdir();
+    char err[ENEVO_ERR_LEN], path[600];
+    struct built b;
+    build(&TABLE[5], 7, &b);
+    assert_int_equal(b.m.in_c, 3);
+    b.m.mean = 0.5f;
+    b.m.std = 0.25f;
+    b.m.norm_c = 3;
+    const float mu[3] = {0.4914f, 0.0f, 0.4465f}, sd[3] = {0.2470f, 0.2435f, 1.0f};
+    memcpy(b.m.ch_mean, mu, sizeof mu);
+    memcpy(b.m.ch_std, sd, sizeof sd);
+    snprintf(path, sizeof path, "%s/norm3.enevo", dir);
+    assert_int_equal(enevo_model_save(path, &b.m, err, sizeof err), 0);
+    struct enevo_model_file m;
+    if (enevo_model_load(path, &m, err, sizeof err))
+        fail_msg("%s", err);
+    assert_int_equal(m.norm_c, 3);
+
+    for (int scalar = 0; scalar < 2; scalar++) {
+        /* scalar: the same model without per-channel values (norm_c 0). */
+        float want_m[3], want_s[3];
+        for (int c = 0; c < 3; c++) {
+            want_m[c] = scalar ? m.mean : m.ch_mean[c];
+            want_s[c] = scalar ? m.std : m.ch_std[c];
+        }
+        if (scalar)
+            m.norm_c = 0;
+        else
+            for (int c = 0; c < 3; c++) {
+                assert_true(want_m[c] == mu[c]); /* what was saved */
+                assert_true(want_s[c] == sd[c]);
+            }
+        struct enevo_export_opts o = {.format = ENEVO_EXPORT_ONNX};
+        char *out, *hdr, val[512];
+        size_t len;
+        float got[8];
+        if (enevo_export_buffer(&m, 0, &o, NULL, &out, &len, NULL, NULL, err, sizeof err))
+            fail_msg("%s", err);
+        assert_true(onnx_meta(out, len, "enevo.input_mean", val, sizeof val));
+        assert_int_equal(parse_floats(val, got, 8), 3);
+        for (int c = 0; c < 3; c++)
+            if (got[c] != want_m[c])
+                fail_msg("enevo.input_mean '%s': channel %d is %.9g, the model file's %.9g", val,
+                         c, (double)got[c], (double)want_m[c]);
+        assert_true(onnx_meta(out, len, "enevo.input_std", val, sizeof val));
+        assert_int_equal(parse_floats(val, got, 8), 3);
+        for (int c = 0; c < 3; c++)
+            if (got[c] != want_s[c])
+                fail_msg("enevo.input_std '%s': channel %d is %.9g, the model file's %.9g", val,
+                         c, (double)got[c], (double)want_s[c]);
+        free(out);
+
+        o.format = ENEVO_EXPORT_C;
+        o.prefix = "cn";
+        if (enevo_export_buffer(&m, 0, &o, "cn.h", &out, &len, &hdr, NULL, err, sizeof err))
+            fail_msg("%s", err);
+        assert_int_equal(header_floats(hdr, "CN_INPUT_MEAN", got, 8), 3);
+        for (int c = 0; c < 3; c++)
+            assert_true(got[c] == want_m[c]);
+        assert_int_equal(header_floats(hdr, "CN_INPUT_STD", got, 8), 3);
+        for (int c = 0; c < 3; c++)
+            assert_true(got[c] == want_s[c]);
+        if (!scalar && tools()->cc) {
+            char hpath[700], cpath[700], exe[700], log[2048];
+            snprintf(hpath, sizeof hpath, "%s/cn.h", dir);
+            assert_int_equal(enevo_write_atomic(hpath, hdr, strlen(hdr), err, sizeof err), 0);
+            const char *prog =
+                "#include <stdio.h>\n#include \"cn.h\"\n"
+                "static const float mean[CN_IN_C] = CN_INPUT_MEAN, sd[CN_IN_C] = CN_INPUT_STD;\n"
+                "int main(void)\n{\n    int c;\n    for (c = 0; c < CN_IN_C; c++)\n"
+                "        printf(\"%a,%a,\", (double)mean[c], (double)sd[c]);\n    return 0;\n}\n";
+            snprintf(cpath, sizeof cpath, "%s/cn_norm.c", dir);
+            snprintf(exe, sizeof exe, "%s/cn_norm.exe", dir);
+            assert_int_equal(enevo_write_atomic(cpath, prog, strlen(prog), err, sizeof err), 0);
+            if (sh(log, sizeof log, "cc -std=c99 -Wall -Wextra -Werror -pedantic -o %s %s && %s",
+                   exe, cpath, exe))
+                fail_msg("the header's macros do not initialise arrays: %s", log);
+            float pairs[6];
+            assert_int_equal(parse_floats(log, pairs, 6), 6);
+            for (int c = 0; c < 3; c++) {
+                assert_true(pairs[2 * c] == want_m[c]);
+                assert_true(pairs[2 * c + 1] == want_s[c]);
+            }
+        }
+        free(out);
+        free(hdr);
+    }
+    enevo_model_file_free(&m);
+    built_free(&b);
+}
+
 const struct CMUnitTest enevo_tests_export[] = {
     cmocka_unit_test(export_protobuf_wire_format),
     cmocka_unit_test(export_arena_reuses_buffers),
     cmocka_unit_test(export_refuses_what_a_format_cannot_express),
+    cmocka_unit_test(export_states_per_channel_normalisation),
     cmocka_unit_test(export_onnx_matches_enevo_on_every_layer_kind),
     cmocka_unit_test(export_c_file_matches_enevo_on_every_layer_kind),
     cmocka_unit_test(export_softmax_output_matches),

@@ -12,11 +12,14 @@
  *     enevo_export_write(&m, 0, &o, "net.c", &info, err, sizeof err);
  *     enevo_model_file_free(&m);
  *
- * Both formats take the input already normalised, x = (pixel - mean) / std
- * with pixels in [0, 1] and the model's mean and std (not folded into the
- * first layer: a "same" conv pads the normalised image with zeros, which no
- * folding into weights reproduces). ONNX states them in the metadata
- * (enevo.input_mean, enevo.input_std), the C header as macros.
+ * Both formats take the input already normalised per channel, x = (pixel -
+ * mean[c]) / std[c] with pixels in [0, 1] and the model file's per-channel
+ * ch_mean/ch_std (its scalar mean/std for every channel when it has none),
+ * not folded into the first layer: a "same" conv pads the normalised image
+ * with zeros, which no folding into weights reproduces. ONNX states them in
+ * the metadata (enevo.input_mean, enevo.input_std: comma-separated, one value
+ * per channel, "%.9g" so a float reads back exactly), the C header as
+ * brace-initialiser macros (<P>_INPUT_MEAN {m0, m1, m2}, <P>_INPUT_STD).
  * docs/FORMATS.md ("Export") describes both outputs.
  */
 #ifndef ENEVO_EXPORT_H

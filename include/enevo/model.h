@@ -10,6 +10,8 @@
  *   magic "ENEVOMDL" (8 bytes), u32 version (1), u32 header bytes,
  *   header: i32 in_c, in_h, in_w, n_classes; f32 mean, std;
  *           u64 phenotype bytes, u64 n_params, u64 n_stats;
+ *   [optional, header bytes > 48: "NORM", u32 norm_c (= in_c), f32 ch_mean[norm_c],
+ *    f32 ch_std[norm_c]: per-channel normalisation; older readers skip it]
  *   phenotype text (no NUL), f32 params[n_params], f32 stats[n_stats],
  *   u32 CRC32 (zlib) of everything before it.
  * Saved atomically: temp file, fsync, rename.
@@ -20,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "enevo/data.h"
 #include "enevo/error.h"
 #include "enevo/io.h"
 
@@ -29,6 +32,10 @@
 struct enevo_model_file {
     int in_c, in_h, in_w, n_classes;
     float mean, std;    /* input normalisation the model was trained with */
+    /* Per channel: x = (raw - ch_mean[c]) / ch_std[c]. Save: norm_c 0 means
+     * mean/std for every channel. Load: always filled (old files: mean/std). */
+    int norm_c;
+    float ch_mean[ENEVO_MAX_CHANNELS], ch_std[ENEVO_MAX_CHANNELS];
     char *phenotype;    /* NUL-terminated */
     float *params;      /* [n_params] flat parameter block */
     size_t n_params;
@@ -41,6 +48,9 @@ int enevo_model_save(const char *path, const struct enevo_model_file *m, char *e
  * which is wrong. On success *m owns phenotype, params, stats. */
 int enevo_model_load(const char *path, struct enevo_model_file *m, char *err, size_t errlen);
 void enevo_model_file_free(struct enevo_model_file *m);
+/* m's per-channel normalisation from the set the model was trained on
+ * (d->norm_mean / norm_std; nothing when the set does not carry them). */
+void enevo_model_set_norm(struct enevo_model_file *m, const struct enevo_dataset *d);
 
 
 #endif

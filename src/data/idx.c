@@ -11,6 +11,7 @@
 #include <zlib.h>
 
 #include "data/alloc.h"
+#include "data/data_internal.h"
 
 #define IDX_MAGIC_IMAGES 0x00000803u
 #define IDX_MAGIC_LABELS 0x00000801u
@@ -127,7 +128,7 @@ static int idx_header(struct idx_file *f, uint32_t magic, int ndims, int *dims, 
     return 0;
 }
 
-static int load_images(const char *path, struct enevo_dataset *d, char *used, char *err,
+static int load_images(const char *path, bool u8, struct enevo_dataset *d, char *used, char *err,
                        size_t errlen)
 {
     struct idx_file f;
@@ -149,6 +150,21 @@ static int load_images(const char *path, struct enevo_dataset *d, char *used, ch
         npix > SIZE_MAX / sizeof *d->x) {
         rc = enevo_errf(err, errlen, ENEVO_EFORMAT, "%s: %dx%dx%d pixels overflow", f.path, dims[0],
                         dims[1], dims[2]);
+        goto done;
+    }
+    if (u8) { /* the bytes as they are; enevo_dataset_images maps them */
+        d->u8 = enevo__data_alloc(npix);
+        if (!d->u8) {
+            rc = enevo_errf(err, errlen, ENEVO_ENOMEM, "%s: cannot allocate %zu pixels", f.path,
+                            npix);
+            goto done;
+        }
+        if ((rc = idx_read_exact(&f, d->u8, npix, "image data", err, errlen)))
+            goto done;
+        d->n = dims[0];
+        d->c = 1;
+        d->h = dims[1];
+        d->w = dims[2];
         goto done;
     }
     d->x = enevo__data_alloc(npix * sizeof *d->x);
@@ -197,13 +213,13 @@ done:
     return rc;
 }
 
-int enevo_idx_load(const char *images_path, const char *labels_path, struct enevo_dataset *out,
-                   char *err, size_t errlen)
+static int idx_load(const char *images_path, const char *labels_path, bool u8,
+                    struct enevo_dataset *out, char *err, size_t errlen)
 {
     struct enevo_dataset d = {0};
     char images_used[IDX_PATH_MAX], labels_used[IDX_PATH_MAX];
     int n_labels = 0;
-    int rc = load_images(images_path, &d, images_used, err, errlen);
+    int rc = load_images(images_path, u8, &d, images_used, err, errlen);
     if (!rc)
         rc = load_labels(labels_path, &d, &n_labels, labels_used, err, errlen);
     if (!rc && n_labels != d.n)
@@ -223,7 +239,15 @@ int enevo_idx_load(const char *images_path, const char *labels_path, struct enev
     return 0;
 }
 
-int enevo_data_load(const char *dir, struct enevo_data *out, char *err, size_t errlen)
+int enevo_idx_load(const char *images_path, const char *labels_path, struct enevo_dataset *out,
+                   char *err, size_t errlen)
+{
+    return idx_load(images_path, labels_path, false, out, err, errlen);
+}
+
+/* DIR/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz], pixels in [0, 1];
+ * enevo_data_open checks shapes and labels and normalises. */
+int enevo__idx_dir_load(const char *dir, bool u8, struct enevo_data *d, char *err, size_t errlen)
 {
     static const char *const names[4] = {
         "train-images-idx3-ubyte",
@@ -232,64 +256,18 @@ int enevo_data_load(const char *dir, struct enevo_data *out, char *err, size_t e
         "t10k-labels-idx1-ubyte",
     };
     char p[4][IDX_PATH_MAX];
-    memset(out, 0, sizeof *out);
     for (int i = 0; i < 4; i++)
         if (snprintf(p[i], sizeof p[i], "%s/%s", dir, names[i]) >= (int)sizeof p[i])
             return enevo_errf(err, errlen, ENEVO_EINVAL, "%s: path too long", dir);
-    struct enevo_data d = {0};
-    int rc = enevo_idx_load(p[0], p[1], &d.train, err, errlen);
+    int rc = idx_load(p[0], p[1], u8, &d->train, err, errlen);
     if (!rc)
-        rc = enevo_idx_load(p[2], p[3], &d.test, err, errlen);
-    if (rc)
-        goto fail;
-    if (d.train.n == 0) {
-        rc = enevo_errf(err, errlen, ENEVO_EFORMAT, "%s: no training images", p[0]);
-        goto fail;
-    }
-    if (d.test.c != d.train.c || d.test.h != d.train.h || d.test.w != d.train.w) {
-        rc = enevo_errf(err, errlen, ENEVO_EFORMAT,
-                        "%s: images are %dx%d but training images are %dx%d", p[2], d.test.h,
-                        d.test.w, d.train.h, d.train.w);
-        goto fail;
-    }
-    /* A class the network has no output for cannot be scored. */
-    if (d.test.n_classes > d.train.n_classes) {
-        rc = enevo_errf(err, errlen, ENEVO_EFORMAT,
-                        "%s: label %d but the training labels stop at %d", p[3],
-                        d.test.n_classes - 1, d.train.n_classes - 1);
-        goto fail;
-    }
-    d.test.n_classes = d.train.n_classes;
-
-    /* Double accumulation: 47M float pixels would lose digits in float. */
-    size_t npix = (size_t)d.train.n * (size_t)(d.train.c * d.train.h * d.train.w);
-    double s = 0, s2 = 0;
-    for (size_t i = 0; i < npix; i++) {
-        double v = d.train.x[i];
-        s += v;
-        s2 += v * v;
-    }
-    double mean = s / (double)npix;
-    double var = s2 / (double)npix - mean * mean;
-    double sd = var > 0 ? sqrt(var) : 0;
-    if (!(sd > 1e-12)) {
-        rc = enevo_errf(err, errlen, ENEVO_EFORMAT,
-                        "%s: all training pixels are equal; cannot normalise", p[0]);
-        goto fail;
-    }
-    d.mean = (float)mean;
-    d.std = (float)sd;
-    float m = (float)mean, inv = (float)(1.0 / sd);
-    for (size_t i = 0; i < npix; i++)
-        d.train.x[i] = (d.train.x[i] - m) * inv;
-    size_t ntest = (size_t)d.test.n * (size_t)(d.test.c * d.test.h * d.test.w);
-    for (size_t i = 0; i < ntest; i++)
-        d.test.x[i] = (d.test.x[i] - m) * inv;
-    *out = d;
-    return 0;
-fail:
-    enevo_data_free(&d);
+        rc = idx_load(p[2], p[3], false, &d->test, err, errlen);
     return rc;
+}
+
+int enevo_data_load(const char *dir, struct enevo_data *out, char *err, size_t errlen)
+{
+    return enevo_data_open(dir, NULL, out, err, errlen);
 }
 
 /* torch's area_pixel_compute_source_index with align_corners=False: pixel
@@ -316,6 +294,9 @@ int enevo_dataset_resize(struct enevo_dataset *d, int size, char *err, size_t er
         return enevo_errf(err, errlen, ENEVO_EINVAL, "resize: size %d must be positive", size);
     if (d->h == size && d->w == size)
         return 0;
+    int rc0 = enevo_dataset_to_float(d, err, errlen); /* bilinear works on floats */
+    if (rc0)
+        return rc0;
     size_t planes = (size_t)d->n * (size_t)d->c;
     size_t plane_out = (size_t)size * (size_t)size;
     size_t total = planes * plane_out;
@@ -365,9 +346,13 @@ void enevo_dataset_free(struct enevo_dataset *d)
 {
     if (!d)
         return;
-    free(d->x);
-    free(d->y);
+    if (!d->borrowed) {
+        free(d->x);
+        free(d->u8);
+        free(d->y);
+    }
     d->x = NULL;
+    d->u8 = NULL;
     d->y = NULL;
     d->n = 0;
 }
@@ -378,4 +363,9 @@ void enevo_data_free(struct enevo_data *d)
         return;
     enevo_dataset_free(&d->train);
     enevo_dataset_free(&d->test);
+    for (int i = 0; i < d->n_class_names; i++)
+        free(d->class_names[i]);
+    free(d->class_names);
+    d->class_names = NULL;
+    d->n_class_names = 0;
 }

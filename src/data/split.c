@@ -136,14 +136,23 @@ static int make_set(const struct enevo_dataset *all, const int *idx, int m,
         .n = 0, .c = all->c, .h = all->h, .w = all->w, .n_classes = all->n_classes};
     if (m == 0)
         return 0;
-    out->x = enevo__data_alloc((size_t)m * img * sizeof *out->x);
+    if (all->u8) { /* bytes stay bytes, with their map */
+        memcpy(out->u8_mean, all->u8_mean, sizeof out->u8_mean);
+        memcpy(out->u8_inv, all->u8_inv, sizeof out->u8_inv);
+        out->u8 = enevo__data_alloc((size_t)m * img);
+    } else {
+        out->x = enevo__data_alloc((size_t)m * img * sizeof *out->x);
+    }
     out->y = malloc((size_t)m);
-    if (!out->x || !out->y) {
+    if ((!out->x && !out->u8) || !out->y) {
         enevo_dataset_free(out);
         return ENEVO_ENOMEM;
     }
     for (int i = 0; i < m; i++) {
-        memcpy(out->x + (size_t)i * img, all->x + (size_t)idx[i] * img, img * sizeof *out->x);
+        if (all->u8)
+            memcpy(out->u8 + (size_t)i * img, all->u8 + (size_t)idx[i] * img, img);
+        else
+            memcpy(out->x + (size_t)i * img, all->x + (size_t)idx[i] * img, img * sizeof *out->x);
         out->y[i] = all->y[idx[i]];
     }
     out->n = m;
@@ -151,9 +160,10 @@ static int make_set(const struct enevo_dataset *all, const int *idx, int m,
 }
 
 /* Draws nsets disjoint stratified sets of the given sizes from `all`
- * (sizes summing to at most all->n) into out[0..nsets). */
-static int stratify(const struct enevo_dataset *all, const int *sizes, int nsets, enevo_rng *r,
-                    struct enevo_dataset *out, char *err, size_t errlen)
+ * (sizes summing to at most all->n): *pick gets their image indices, set
+ * after set, each set in a seeded order (caller frees). */
+static int stratify_idx(const struct enevo_dataset *all, const int *sizes, int nsets,
+                        enevo_rng *r, int **pick, char *err, size_t errlen)
 {
     int K = all->n_classes > 0 ? all->n_classes : 0;
     for (int i = 0; i < all->n; i++)
@@ -175,10 +185,11 @@ static int stratify(const struct enevo_dataset *all, const int *sizes, int nsets
     int *order = malloc(((size_t)all->n + 1) * sizeof *order); // [n] indices grouped by class
     int *q = malloc(((size_t)K * (size_t)S + 1) * sizeof *q);  // [K, S]
     int *idx = malloc(((size_t)all->n + 1) * sizeof *idx);
-    for (int s = 0; s < nsets; s++)
-        out[s] = (struct enevo_dataset){0};
-    if (!count || !start || !cursor || !order || !q || !idx)
+    *pick = NULL;
+    if (!count || !start || !cursor || !order || !q || !idx) {
+        enevo_errf(err, errlen, rc, "stratified split: out of memory for %d images", all->n);
         goto done;
+    }
     for (int i = 0; i < all->n; i++)
         count[all->y[i]]++;
     for (int k = 1; k <= K; k++)
@@ -195,31 +206,50 @@ static int stratify(const struct enevo_dataset *all, const int *sizes, int nsets
     }
     /* Each class's shuffled indices are taken in turn, train first. */
     memcpy(cursor, start, (size_t)K * sizeof *cursor);
+    int m = 0;
     for (int s = 0; s < nsets; s++) {
-        int m = 0;
+        int first = m;
         for (int k = 0; k < K; k++) {
             int take = q[k * S + s];
             memcpy(idx + m, order + cursor[k], (size_t)take * sizeof *idx);
             cursor[k] += take;
             m += take;
         }
-        enevo_rng_shuffle(r, idx, m);
-        rc = make_set(all, idx, m, &out[s]);
-        if (rc) {
-            enevo_errf(err, errlen, rc, "stratified split: cannot allocate %d images", m);
-            goto done;
-        }
+        enevo_rng_shuffle(r, idx + first, m - first);
     }
+    *pick = idx;
+    idx = NULL;
     rc = 0;
 done:
-    if (rc)
-        for (int s = 0; s < nsets; s++)
-            enevo_dataset_free(&out[s]);
     free(count);
     free(start);
     free(cursor);
     free(order);
     free(q);
+    free(idx);
+    return rc;
+}
+
+/* The sets as copies of the picked images. */
+static int stratify(const struct enevo_dataset *all, const int *sizes, int nsets, enevo_rng *r,
+                    struct enevo_dataset *out, char *err, size_t errlen)
+{
+    for (int s = 0; s < nsets; s++)
+        out[s] = (struct enevo_dataset){0};
+    int *idx;
+    int rc = stratify_idx(all, sizes, nsets, r, &idx, err, errlen);
+    if (rc)
+        return rc;
+    int m = 0;
+    for (int s = 0; s < nsets && !rc; s++) {
+        rc = make_set(all, idx + m, sizes[s], &out[s]);
+        if (rc)
+            enevo_errf(err, errlen, rc, "stratified split: cannot allocate %d images", sizes[s]);
+        m += sizes[s];
+    }
+    if (rc)
+        for (int s = 0; s < nsets; s++)
+            enevo_dataset_free(&out[s]);
     free(idx);
     return rc;
 }
@@ -247,6 +277,156 @@ int enevo_data_split(const struct enevo_dataset *all, int n_train, int n_val, in
     out->train = sets[0];
     out->validation = sets[1];
     out->fitness = sets[2];
+    /* Energy measurement reads the fitness images directly: floats. */
+    if ((rc = enevo_dataset_to_float(&out->fitness, err, errlen)))
+        enevo_split_free(out);
+    return rc;
+}
+
+int enevo_data_split_take(struct enevo_dataset *all, int n_train, int n_val, int n_fit,
+                          uint64_t seed, struct enevo_split *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (n_train < 0 || n_val < 0 || n_fit < 0)
+        return enevo_errf(err, errlen, ENEVO_EINVAL,
+                          "split: negative size (train %d, validation %d, fitness %d)", n_train,
+                          n_val, n_fit);
+    int64_t total = (int64_t)n_train + n_val + n_fit;
+    if (total > all->n)
+        return enevo_errf(err, errlen, ENEVO_EINVAL,
+                          "split: %d + %d + %d = %lld images requested but only %d available",
+                          n_train, n_val, n_fit, (long long)total, all->n);
+    if (all->borrowed)
+        return enevo_errf(err, errlen, ENEVO_EINVAL, "split: the set does not own its images");
+    enevo_rng r;
+    enevo_rng_seed(&r, seed, ENEVO_STREAM_SPLIT);
+    int sizes[3] = {n_train, n_val, n_fit};
+    int *idx = NULL;
+    int rc = stratify_idx(all, sizes, 3, &r, &idx, err, errlen);
+    if (rc)
+        return rc;
+    /* src[j]: the image position j receives; the picked ones first, then
+     * the unused ones in their order. Applied in place along its cycles,
+     * so the sets need no second copy of the images. */
+    int n = all->n > 0 ? all->n : 0;
+    int *src = malloc(sizeof *src * ((size_t)n + 1));
+    unsigned char *done = calloc((size_t)n + 1, 1);
+    size_t img = (size_t)all->c * (size_t)all->h * (size_t)all->w;
+    /* One image is `isz` bytes of the block, floats or (u8) bytes. */
+    size_t isz = all->u8 ? img : img * sizeof(float);
+    unsigned char *block = all->u8 ? all->u8 : (unsigned char *)all->x;
+    unsigned char *tmp = malloc(isz + 1);
+    if (!src || !done || !tmp) {
+        free(idx);
+        free(src);
+        free(done);
+        free(tmp);
+        return enevo_errf(err, errlen, ENEVO_ENOMEM, "split: out of memory for %d images", n);
+    }
+    for (int j = 0; j < (int)total; j++) {
+        src[j] = idx[j];
+        done[idx[j]] = 1;
+    }
+    for (int i = 0, j = (int)total; i < n; i++)
+        if (!done[i])
+            src[j++] = i;
+    memset(done, 0, (size_t)n + 1);
+    for (int j = 0; j < n; j++) {
+        if (done[j] || src[j] == j) {
+            done[j] = 1;
+            continue;
+        }
+        memcpy(tmp, block + (size_t)j * isz, isz);
+        uint8_t ty = all->y[j];
+        int k = j;
+        for (;;) {
+            done[k] = 1;
+            int from = src[k];
+            if (from == j) {
+                memcpy(block + (size_t)k * isz, tmp, isz);
+                all->y[k] = ty;
+                break;
+            }
+            memcpy(block + (size_t)k * isz, block + (size_t)from * isz, isz);
+            all->y[k] = all->y[from];
+            k = from;
+        }
+    }
+    free(idx);
+    free(src);
+    free(done);
+    free(tmp);
+    struct enevo_dataset base = {.c = all->c, .h = all->h, .w = all->w,
+                                 .n_classes = all->n_classes};
+    memcpy(base.u8_mean, all->u8_mean, sizeof base.u8_mean);
+    memcpy(base.u8_inv, all->u8_inv, sizeof base.u8_inv);
+    out->train = base;
+    out->train.n = n_train;
+    out->train.y = all->y;
+    out->validation = base;
+    out->validation.n = n_val;
+    out->validation.y = all->y + n_train;
+    out->validation.borrowed = true;
+    out->fitness = base;
+    out->fitness.n = n_fit;
+    out->fitness.y = all->y + n_train + n_val;
+    out->fitness.borrowed = true;
+    if (all->u8) {
+        out->train.u8 = all->u8;
+        out->validation.u8 = all->u8 + (size_t)n_train * img;
+        out->fitness.u8 = all->u8 + (size_t)(n_train + n_val) * img;
+    } else {
+        out->train.x = all->x;
+        out->validation.x = all->x + (size_t)n_train * img;
+        out->fitness.x = all->x + (size_t)(n_train + n_val) * img;
+    }
+    all->x = NULL;
+    all->u8 = NULL;
+    all->y = NULL;
+    all->n = 0;
+    /* Energy measurement reads the fitness images directly: floats (its
+     * own copy; the bytes it leaves in the block are n_fit images). */
+    if ((rc = enevo_dataset_to_float(&out->fitness, err, errlen)))
+        enevo_split_free(out);
+    return rc;
+}
+
+int enevo_split_sizes(int n, double train, double val, double fit, int method, int *n_train,
+                      int *n_val, int *n_fit, char *err, size_t errlen)
+{
+    if (n < 0 || !(train > 0 && train <= 1) || !(val >= 0 && val <= 1) || !(fit >= 0 && fit <= 1))
+        return enevo_errf(err, errlen, ENEVO_EINVAL,
+                          "split sizes: fractions train %g, validation %g, fitness %g of %d "
+                          "images: expected train in (0, 1], the others in [0, 1]",
+                          train, val, fit, n);
+    if (method == ENEVO_SPLIT_ENEVO) {
+        *n_train = (int)(train * n + 0.5);
+        *n_val = (int)(val * n + 0.5);
+        *n_fit = (int)(fit * n + 0.5);
+        if (*n_train + *n_val + *n_fit > n)
+            *n_fit = n - *n_train - *n_val;
+    } else if (method == ENEVO_SPLIT_ENERGIZE) {
+        /* scikit-learn's train_test_split: a float test_size takes
+         * ceil(test_size n), a float train_size floor(train_size n). */
+        if (!(fit < 1))
+            return enevo_errf(err, errlen, ENEVO_EINVAL,
+                              "split sizes: ENERGIZE's split needs evo_test < 1, got %g", fit);
+        *n_fit = (int)ceil(fit * n);
+        int pool = (int)floor(train * n);
+        if (pool + *n_fit > n)
+            pool = n - *n_fit;
+        *n_val = (int)ceil(pool * (val / (1 - fit)));
+        if (*n_val > pool)
+            *n_val = pool;
+        *n_train = pool - *n_val;
+    } else {
+        return enevo_errf(err, errlen, ENEVO_EINVAL, "split sizes: unknown method %d", method);
+    }
+    if (*n_train < 1 || *n_fit < 0 || *n_val < 0)
+        return enevo_errf(err, errlen, ENEVO_EINVAL,
+                          "split sizes: %d images give %d train / %d validation / %d fitness; "
+                          "the train set needs at least one image",
+                          n, *n_train, *n_val, *n_fit);
     return 0;
 }
 

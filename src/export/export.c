@@ -172,6 +172,37 @@ void enevo__xnet_free(struct enevo__xnet *x)
     memset(x, 0, sizeof *x);
 }
 
+void enevo__xnet_norm(const struct enevo_model_file *m, int c, float *mean, float *std)
+{
+    bool per =
+        m->norm_c > 0 && m->norm_c == m->in_c && c < m->norm_c && m->norm_c <= ENEVO_MAX_CHANNELS;
+    *mean = per ? m->ch_mean[c] : m->mean;
+    *std = per ? m->ch_std[c] : m->std;
+}
+
+char *enevo__xnet_norm_list(const struct enevo_model_file *m, bool std, const char *sep,
+                            const char *suffix)
+{
+    struct enevo_pb b = {0};
+    for (int c = 0; c < (m->in_c > 0 ? m->in_c : 1); c++) {
+        float mu, sd;
+        char num[32], v[64];
+        enevo__xnet_norm(m, c, &mu, &sd);
+        snprintf(num, sizeof num, "%.9g", (double)(std ? sd : mu));
+        /* A C literal with a suffix needs a point: "1.0f", not "1f". */
+        bool point = strpbrk(num, ".eEn") != NULL;
+        int n = snprintf(v, sizeof v, "%s%s%s%s", c ? sep : "", num,
+                         suffix[0] && !point ? ".0" : "", suffix);
+        enevo__pb_raw(&b, v, n > 0 && (size_t)n < sizeof v ? (size_t)n : 0);
+    }
+    enevo__pb_raw(&b, "", 1);
+    if (b.oom) {
+        enevo__pb_free(&b);
+        return NULL;
+    }
+    return (char *)b.p;
+}
+
 int enevo_export_count(const struct enevo_model_file *m, int *n, char *err, size_t errlen)
 {
     struct enevo__xnet x;

@@ -49,6 +49,16 @@ int enevo__xnet_src(const struct enevo__xnet *x, int node, int k);
 /* "layer 3 (pool_max)", "shape-fix conv before layer 4", "partition head". */
 void enevo__xnet_node_name(const struct enevo__xnet *x, int node, char *buf, size_t n);
 
+/* Channel c's input normalisation: m's per-channel values when it has them
+ * (norm_c == in_c), else its scalar mean and std (norm_c 0: every channel). */
+void enevo__xnet_norm(const struct enevo_model_file *m, int c, float *mean, float *std);
+/* The in_c channels' means (stds when `std`) as "%.9g" (exact for a float),
+ * each followed by `suffix` (when there is one, a number without a point
+ * gets ".0": "1.0f"), joined by `sep`: "0.49,0.48,0.45". malloc'd
+ * (caller frees); NULL when out of memory. */
+char *enevo__xnet_norm_list(const struct enevo_model_file *m, bool std, const char *sep,
+                            const char *suffix);
+
 /* ONNX's limits on one plan node (ONNX Runtime requires pooling pads
  * smaller than the kernel, for one): 0 or ENEVO_EUNSUPPORTED naming it. */
 int enevo__onnx_check_node(const struct enevo__xnet *x, int node, char *err, size_t errlen);

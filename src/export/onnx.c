@@ -10,6 +10,7 @@
  * Dimension 1 dim_value, 2 dim_param; OperatorSetIdProto 1 domain, 2
  * version; StringStringEntryProto 1 key, 2 value. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "export/export_internal.h"
@@ -334,13 +335,23 @@ int enevo__onnx_write(const struct enevo__xnet *x, const struct enevo_export_opt
     enevo__pb_str(model, 2, "enevo");
     enevo__pb_str(model, 3, "0.1.0");
     enevo__pb_int(model, 5, 1);
+    char *mean = enevo__xnet_norm_list(x->m, false, ",", ""),
+         *std = enevo__xnet_norm_list(x->m, true, ",", "");
+    if (!mean || !std) {
+        free(mean);
+        free(std);
+        enevo__pb_free(&g.graph);
+        enevo__pb_free(model);
+        return enevo_errf(err, errlen, ENEVO_ENOMEM, "out of memory writing the ONNX model");
+    }
     char doc[1400];
     snprintf(doc, sizeof doc,
-             "enevo network%s%s%s. Input: %dx%dx%d images normalised as (pixel - %.9g) / %.9g, "
-             "pixels in [0, 1] (not folded into the model). Output: %s of %d classes.",
+             "enevo network%s%s%s. Input: %dx%dx%d images normalised per channel as (pixel - "
+             "mean[c]) / std[c] with mean (%.300s) and std (%.300s), pixels in [0, 1] (not folded "
+             "into the model). Output: %s of %d classes.",
              o->source ? " from " : "", o->source ? o->source : "",
              x->plan.output2 < 0 ? "" : (x->which ? ", model 1 (early exit)" : ", model 0 (full)"),
-             x->m->in_c, x->m->in_h, x->m->in_w, x->m->mean, x->m->std,
+             x->m->in_c, x->m->in_h, x->m->in_w, mean, std,
              o->logits ? "logits" : "softmax probabilities", x->m->n_classes);
     enevo__pb_str(model, 6, doc);
     enevo__pb_msg(model, 7, &g.graph);
@@ -349,12 +360,13 @@ int enevo__onnx_write(const struct enevo__xnet *x, const struct enevo_export_opt
     enevo__pb_int(&opset, 2, ONNX_OPSET);
     enevo__pb_msg(model, 8, &opset);
     char v[64];
-    snprintf(v, sizeof v, "%.9g", x->m->mean);
-    meta(model, "enevo.input_mean", v);
-    snprintf(v, sizeof v, "%.9g", x->m->std);
-    meta(model, "enevo.input_std", v);
+    meta(model, "enevo.input_mean", mean);
+    meta(model, "enevo.input_std", std);
+    free(mean);
+    free(std);
     meta(model, "enevo.normalisation",
-         "not folded: feed (pixel - input_mean) / input_std, pixels in [0, 1]");
+         "not folded: feed (pixel - input_mean[c]) / input_std[c] for channel c (one "
+         "comma-separated value per input channel), pixels in [0, 1]");
     meta(model, "enevo.output", o->logits ? "logits" : "probabilities");
     snprintf(v, sizeof v, "%d", x->which);
     meta(model, "enevo.model", v);

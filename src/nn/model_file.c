@@ -96,6 +96,13 @@ static const char *check_header(const struct enevo_model_file *m)
         return "n_classes must be positive";
     if (!isfinite(m->mean) || !isfinite(m->std) || !(m->std > 0))
         return "normalisation mean/std must be finite with std > 0";
+    if (m->norm_c != 0 && m->norm_c != m->in_c)
+        return "per-channel normalisation must have one value per input channel";
+    if (m->in_c > ENEVO_MAX_CHANNELS && m->norm_c)
+        return "too many channels for per-channel normalisation";
+    for (int c = 0; c < m->norm_c; c++)
+        if (!isfinite(m->ch_mean[c]) || !isfinite(m->ch_std[c]) || !(m->ch_std[c] > 0))
+            return "per-channel mean/std must be finite with std > 0";
     return NULL;
 }
 
@@ -117,8 +124,14 @@ int enevo_model_save(const char *path, const struct enevo_model_file *m, char *e
         return enevo_errf(err, errlen, ENEVO_ENUMERIC, "%s: statistic %zu is %g, not saving", path, i,
                           m->stats[i]);
 
+    /* The per-channel extension only where it says more than mean/std, so
+     * grey models stay byte for byte as before. */
+    bool ext = false;
+    for (int c = 0; c < m->norm_c; c++)
+        ext |= m->ch_mean[c] != m->mean || m->ch_std[c] != m->std;
+    size_t hlen = HEADER_LEN + (ext ? 8 + 8 * (size_t)m->norm_c : 0);
     size_t plen = strlen(m->phenotype);
-    size_t total = add_sz(PREAMBLE_LEN + HEADER_LEN + CRC_LEN, plen);
+    size_t total = add_sz(PREAMBLE_LEN + hlen + CRC_LEN, plen);
     total = add_sz(total, mul4_sz(m->n_params));
     total = add_sz(total, mul4_sz(m->n_stats));
     unsigned char *buf = total == SIZE_MAX ? NULL : malloc(total);
@@ -130,7 +143,7 @@ int enevo_model_save(const char *path, const struct enevo_model_file *m, char *e
     memcpy(b, ENEVO_MODEL_MAGIC, MAGIC_LEN);
     b += MAGIC_LEN;
     b = put_u32(b, ENEVO_MODEL_VERSION);
-    b = put_u32(b, HEADER_LEN);
+    b = put_u32(b, (uint32_t)hlen);
     b = put_u32(b, (uint32_t)m->in_c);
     b = put_u32(b, (uint32_t)m->in_h);
     b = put_u32(b, (uint32_t)m->in_w);
@@ -140,6 +153,15 @@ int enevo_model_save(const char *path, const struct enevo_model_file *m, char *e
     b = put_u64(b, plen);
     b = put_u64(b, m->n_params);
     b = put_u64(b, m->n_stats);
+    if (ext) {
+        memcpy(b, "NORM", 4); /* a tagged extension: readers skip tags they do not know */
+        b += 4;
+        b = put_u32(b, (uint32_t)m->norm_c);
+        for (int c = 0; c < m->norm_c; c++)
+            b = put_f32(b, m->ch_mean[c]);
+        for (int c = 0; c < m->norm_c; c++)
+            b = put_f32(b, m->ch_std[c]);
+    }
     memcpy(b, m->phenotype, plen);
     b += plen;
     for (size_t k = 0; k < m->n_params; k++)
@@ -258,6 +280,25 @@ static int parse(const char *path, const unsigned char *buf, size_t len, struct 
                           "%s: checksum mismatch: file is corrupted (stored %08x, computed %08x)", path,
                           (unsigned)stored, (unsigned)actual);
 
+    if (hlen >= HEADER_LEN + 8 && !memcmp(h + HEADER_LEN, "NORM", 4)) {
+        uint32_t nc = get_u32(h + HEADER_LEN + 4);
+        if (nc > ENEVO_MAX_CHANNELS || (int)nc != m->in_c || hlen < HEADER_LEN + 8 + 8 * nc)
+            return enevo_errf(err, errlen, ENEVO_EFORMAT,
+                              "%s: per-channel normalisation of %u channels for a %d-channel "
+                              "input in a %u-byte header",
+                              path, (unsigned)nc, m->in_c, (unsigned)hlen);
+        m->norm_c = (int)nc;
+        for (uint32_t c = 0; c < nc; c++) {
+            m->ch_mean[c] = get_f32(h + HEADER_LEN + 8 + 4 * c);
+            m->ch_std[c] = get_f32(h + HEADER_LEN + 8 + 4 * nc + 4 * c);
+        }
+    } else if (m->in_c >= 1 && m->in_c <= ENEVO_MAX_CHANNELS) {
+        m->norm_c = m->in_c;
+        for (int c = 0; c < m->in_c; c++) {
+            m->ch_mean[c] = m->mean;
+            m->ch_std[c] = m->std;
+        }
+    }
     const char *bad = check_header(m);
     if (bad)
         return enevo_errf(err, errlen, ENEVO_EFORMAT, "%s: %s (in %dx%dx%d, %d classes, mean %g, std %g)",
@@ -318,4 +359,15 @@ void enevo_model_file_free(struct enevo_model_file *m)
     free(m->params);
     free(m->stats);
     memset(m, 0, sizeof *m);
+}
+
+void enevo_model_set_norm(struct enevo_model_file *m, const struct enevo_dataset *d)
+{
+    if (!d || !d->norm_mean || !d->norm_std || d->c < 1 || d->c > ENEVO_MAX_CHANNELS)
+        return;
+    m->norm_c = d->c;
+    for (int c = 0; c < d->c; c++) {
+        m->ch_mean[c] = d->norm_mean[c];
+        m->ch_std[c] = d->norm_std[c];
+    }
 }

@@ -228,9 +228,20 @@ int enevo_net_bind_data(struct enevo_net *net, int slot, const struct enevo_data
                           "data set images are %dx%dx%d but the network takes %dx%dx%d", d->c,
                           d->h, d->w, in.c, in.h, in.w);
     net->bound[slot] = d;
-    if (net->backend->bind_data)
+    if (!net->backend->bind_data)
+        return 0;
+    if (!d->u8)
         return net->backend->bind_data(net->impl, slot, d->x, d->y, d->n, err, errlen);
-    return 0;
+    /* Bytes: the floats are made on the host for the copy, then dropped
+     * (the device holds floats; the host keeps a quarter of that). */
+    size_t img = (size_t)d->c * (size_t)d->h * (size_t)d->w;
+    float *x = malloc(sizeof(float) * img * (size_t)d->n + 1);
+    if (!x)
+        return enevo_errf(err, errlen, ENEVO_ENOMEM, "out of memory for %d images", d->n);
+    enevo_dataset_images(d, 0, d->n, x);
+    int rc = net->backend->bind_data(net->impl, slot, x, d->y, d->n, err, errlen);
+    free(x);
+    return rc;
 }
 
 /* Host loops: copy batch images (idx, or first..first+n-1 when idx is NULL)
@@ -246,11 +257,12 @@ static int gather(struct enevo_net *net, const struct enevo_dataset *d, const in
         if (!net->xbuf || !net->ybuf)
             return ENEVO_ENOMEM;
     }
-    for (int i = 0; i < n; i++) {
-        int k = idx ? idx[i] : first + i;
-        memcpy(net->xbuf + (size_t)i * img, d->x + (size_t)k * img, sizeof(float) * img);
-        net->ybuf[i] = d->y[k];
-    }
+    if (idx)
+        enevo_dataset_gather(d, idx, n, net->xbuf);
+    else
+        enevo_dataset_images(d, first, n, net->xbuf);
+    for (int i = 0; i < n; i++)
+        net->ybuf[i] = d->y[idx ? idx[i] : first + i];
     if (n < batch)
         memset(net->xbuf + (size_t)n * img, 0, sizeof(float) * img * (size_t)(batch - n));
     return 0;
@@ -309,10 +321,11 @@ int enevo_net_evaluate_bound(struct enevo_net *net, int slot, double accuracy[2]
         size_t img = (size_t)d->c * d->h * d->w;
         for (int start = 0; start < d->n; start += batch) {
             int n = d->n - start < batch ? d->n - start : batch;
-            /* Full batches are read in place; only the tail is padded. */
-            const float *x = d->x + (size_t)start * img;
+            /* Full float batches are read in place; bytes are mapped
+             * into xbuf, and the tail is padded. */
+            const float *x = d->x ? d->x + (size_t)start * img : NULL;
             const uint8_t *y = d->y + start;
-            if (n < batch) {
+            if (n < batch || !x) {
                 if ((rc = gather(net, d, NULL, start, n)))
                     return rc;
                 x = net->xbuf;
