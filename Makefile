@@ -9,7 +9,7 @@ CFLAGS   ?= $(OPT) -g
 WARN     := -Wall -Wextra -Wshadow -Werror
 ALLCFLAGS = -std=c11 $(WARN) $(CFLAGS) -fopenmp -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
             -Iinclude -Isrc -MMD -MP
-LDLIBS   := -ldnnl -lopenblas -lcjson -lyaml -lz -ldl -lpthread -lm -fopenmp
+LDLIBS   := -ldnnl -lopenblas -lcjson -lyaml -lpng -ljpeg -lz -ldl -lpthread -lm -fopenmp
 
 # CUDA=1: also build the GPU backend (src/backend/cuda/*.cu: cuBLAS + cuDNN)
 # with nvcc from CUDA_HOME, into build-cuda/ (so CPU-only objects stay apart).
@@ -42,7 +42,9 @@ all: enevo
 enevo: $(BUILD)/enevo
 	cp $< $@.tmp && mv -f $@.tmp $@
 
-$(BUILD)/enevo: $(OBJ) $(BUILD)/tools/enevo.o $(BUILD)/tools/export_cmd.o
+# The CLI: tools/enevo.c (flags, command table, main) and every other tools/*.c.
+TOOL_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard tools/*.c)))
+$(BUILD)/enevo: $(OBJ) $(TOOL_OBJ)
 	$(CC) $(ALLCFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/enevo-tests: $(OBJ) $(TEST_OBJ)
@@ -104,4 +106,4 @@ format:
 clean:
 	rm -rf build build-asan enevo
 
--include $(OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/tools/enevo.d $(BUILD)/tools/export_cmd.d
+-include $(OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(TOOL_OBJ:.o=.d)

@@ -39,6 +39,37 @@ static void world_free(struct world *w)
     enevo_grammar_free(w->g);
 }
 
+/* A `_` bound the engine does not fill is refused when the run is set up,
+ * naming the attribute, its line and what to do, not later as a failed
+ * individual. partition_point's `_` (the default grammar's) is accepted. */
+static void unfilled_dynamic_bound_is_refused(void **state)
+{
+    (void)state;
+    char err[ENEVO_ERR_LEN];
+    struct world w;
+    world_init(&w); /* the default grammar, with partition_point:_, passes */
+    world_free(&w);
+    const char *def = enevo_default_grammar_text();
+    const char *at = strstr(def, "[out_channels,int,1,32,256]");
+    assert_non_null(at);
+    size_t n = strlen(def);
+    char *text = malloc(n + 8);
+    assert_non_null(text);
+    snprintf(text, n + 8, "%.*s[out_channels,int,1,32,_]%s", (int)(at - def), def,
+             at + strlen("[out_channels,int,1,32,256]"));
+    struct enevo_config c;
+    struct enevo_grammar *g;
+    struct enevo_evo_space sp;
+    enevo_config_defaults(&c);
+    assert_int_equal(enevo_grammar_parse(text, "t.grammar", &g, err, sizeof err), 0);
+    assert_int_equal(enevo_space_init(&sp, &c, g, err, sizeof err), ENEVO_EINVAL);
+    assert_non_null(strstr(err, "'out_channels' of <convolution>"));
+    assert_non_null(strstr(err, "give 'out_channels' numeric bounds"));
+    assert_non_null(strstr(err, "grammar line "));
+    enevo_grammar_free(g);
+    free(text);
+}
+
 /* The phenotype parses, and every module respects its size range and has a
  * sequential backbone with inputs inside levels_back. */
 static void check_valid(const struct world *w, struct enevo_genotype *gt, enevo_rng *r)
@@ -500,6 +531,7 @@ static void partitioned_run_keeps_point_in_range_and_resumes(void **state)
 
 const struct CMUnitTest enevo_tests_evo[] = {
     cmocka_unit_test(partitioned_run_keeps_point_in_range_and_resumes),
+    cmocka_unit_test(unfilled_dynamic_bound_is_refused),
     cmocka_unit_test(mutations_keep_genotypes_valid),
     cmocka_unit_test(mutated_copies_never_alias),
     cmocka_unit_test(fitness_terms_and_conditions),

@@ -87,6 +87,7 @@ static void check_net(struct table *t, const char *name, const char *phen, struc
         free(k);
         enevo_net_free(net);
     }
+    enevo_phenotype_free(&p);
 }
 
 static void check_file(struct table *t, const char *path, struct enevo_shape in, int batch)

@@ -26,6 +26,8 @@ extern int enevo__tests_skipped;
 #define ENEVO_TEST_GROUPS(X) \
     X(core)                  \
     X(data)                  \
+    X(data2)                 \
+    X(augment)               \
     X(phenotype)             \
     X(optim)                 \
     X(model)                 \
@@ -39,6 +41,9 @@ extern int enevo__tests_skipped;
     X(protocol)              \
     X(partition)             \
     X(report)                \
+    X(pareto)                \
+    X(nsga2)                 \
+    X(dropin)                \
     X(export)                \
     X(kernels)               \
     X(cuda)

@@ -7,11 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "enevo/export.h"
 #include "enevo/io.h"
 #include "enevo/model.h"
-
-int enevo_tool_export(int argc, char **argv);
 
 #define USAGE                                                                                   \
     "export MODEL_FILE --format onnx|c [-o OUT [-o OUT2]] [--logits] [--prefix NAME]\n"         \

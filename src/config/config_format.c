@@ -1,8 +1,9 @@
 /* The effective configuration as YAML: what a run directory keeps in
  * config.used.yaml. Canonical (every key, fixed order, %.17g numbers), so
  * format(parse(format(c))) == format(c) and a resume can tell an edited file
- * by its hash. The exceptions: keys newer than the format (device, tf32)
- * are written only when not at their defaults. */
+ * by its hash. The exceptions: keys newer than the format (device, tf32,
+ * split_sizes, strategy and the multi-objective keys) are written only when
+ * not at their defaults. */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,66 @@ static void emit(struct out *o, const char *fmt, ...)
     }
 }
 
+/* One transform list: resize first (it acts at load), then the rest in
+ * order, every parameter spelled out. */
+static void emit_augment(struct out *o, const char *name, int resize,
+                         const struct enevo_augment *a)
+{
+    emit(o, "      %s:\n", name);
+    if (resize || !a->n)
+        emit(o, "        resize:\n          size: %d\n", resize);
+    for (int i = 0; i < a->n; i++) {
+        const struct enevo_aug_op *p = &a->op[i];
+        emit(o, "        %s:\n", enevo_aug_name(p->kind));
+        switch (p->kind) {
+        case ENEVO_AUG_RANDOM_CROP:
+            emit(o, "          size: %d\n          padding: %d\n", p->size, p->padding);
+            break;
+        case ENEVO_AUG_CENTER_CROP:
+            emit(o, "          size: %d\n", p->size);
+            break;
+        case ENEVO_AUG_PADDING:
+            emit(o, "          padding: %d\n", p->padding);
+            break;
+        case ENEVO_AUG_HFLIP:
+        case ENEVO_AUG_GRAYSCALE:
+            emit(o, "          p: %.17g\n", p->p);
+            break;
+        case ENEVO_AUG_SOLARIZE:
+            emit(o, "          threshold: %.17g\n          p: %.17g\n", p->a[0], p->p);
+            break;
+        case ENEVO_AUG_COLOR_JITTER:
+            emit(o,
+                 "          brightness: %.17g\n          contrast: %.17g\n"
+                 "          saturation: %.17g\n          hue: %.17g\n",
+                 p->a[0], p->a[1], p->a[2], p->a[3]);
+            break;
+        case ENEVO_AUG_BLUR:
+            emit(o, "          kernel_size: %d\n          sigma: [%.17g, %.17g]\n", p->kernel,
+                 p->a[0], p->a[1]);
+            break;
+        case ENEVO_AUG_RESIZED_CROP:
+            emit(o,
+                 "          size: %d\n          scale: [%.17g, %.17g]\n"
+                 "          ratio: [%.17g, %.17g]\n",
+                 p->size, p->a[0], p->a[1], p->a[2], p->a[3]);
+            break;
+        case ENEVO_AUG_NORMALIZE:
+            emit(o, "          mean: [");
+            for (int k = 0; k < p->n_norm; k++)
+                emit(o, "%s%.9g", k ? ", " : "", p->mean[k]);
+            emit(o, "]\n          std: [");
+            for (int k = 0; k < p->n_norm; k++)
+                emit(o, "%s%.9g", k ? ", " : "", p->std[k]);
+            emit(o, "]\n");
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+
 char *enevo_config_format(const struct enevo_config *c)
 {
     struct out o = {0};
@@ -78,6 +139,29 @@ char *enevo_config_format(const struct enevo_config *c)
                      f->conds[k].value);
         }
     }
+    /* The multi-objective keys: left out at their defaults (the (1+λ)
+     * strategy), so earlier run directories format and hash as they did. */
+    if (c->strategy == ENEVO_STRATEGY_NSGA2)
+        emit(&o, "  strategy: nsga2\n");
+    if (c->population)
+        emit(&o, "  population: %d\n", c->population);
+    if (c->n_objectives)
+        emit(&o, "  objectives:\n");
+    for (int i = 0; i < c->n_objectives; i++)
+        emit(&o, "    - metric: %s\n      objective: %s\n", c->objectives[i].metric,
+             c->objectives[i].maximize ? "maximize" : "minimize");
+    if (c->n_constraints)
+        emit(&o, "  constraints:\n");
+    for (int k = 0; k < c->n_constraints; k++)
+        emit(&o, "    - metric: %s\n      type: %s\n      value: %.17g\n",
+             c->constraints[k].metric, c->constraints[k].greater_than ? "greater_than" : "less_than",
+             c->constraints[k].value);
+    if (c->n_hv_ref) {
+        emit(&o, "  hypervolume_reference: [");
+        for (int i = 0; i < c->n_hv_ref; i++)
+            emit(&o, "%s%.17g", i ? ", " : "", c->hv_ref[i]);
+        emit(&o, "]\n");
+    }
     emit(&o, "network:\n  architecture:\n    reuse_layer: %.17g\n    macro_structure: [",
          c->reuse_layer);
     for (int i = 0; i < c->n_macro; i++)
@@ -101,9 +185,15 @@ char *enevo_config_format(const struct enevo_config *c)
     for (const char *p = c->dataset; *p; p++)
         emit(&o, "%s%c", *p == '"' || *p == '\\' ? "\\" : "", *p);
     emit(&o, "\"\n");
-    if (c->resize)
-        emit(&o, "    augmentation:\n      train:\n        resize:\n          size: %d\n",
-             c->resize);
+    /* Left out at its default, like device and tf32 below. */
+    if (c->split_method)
+        emit(&o, "    split_sizes: energize\n");
+    if (c->resize || c->aug_train.n || c->aug_test.n) {
+        emit(&o, "    augmentation:\n");
+        emit_augment(&o, "train", c->resize, &c->aug_train);
+        if (c->aug_test.n)
+            emit_augment(&o, "test", c->resize, &c->aug_test);
+    }
     emit(&o, "energize:\n  model_partition: %s\n  partition_weight: %.17g\n",
          c->model_partition ? "true" : "false", c->partition_weight);
     if (c->seed_phenotype[0]) {
@@ -116,6 +206,10 @@ char *enevo_config_format(const struct enevo_config *c)
             emit(&o, "      %.*s\n", n, p);
             p += n + (nl ? 1 : 0);
         }
+    } else {
+        /* Said, not left out: read over the built-in default (resume
+         * does), a missing block would bring back its seed. */
+        emit(&o, "  seed_model: null\n");
     }
     emit(&o,
          "energy:\n  meter: %s\n  batch_size: %d\n  repetitions: %d\n  window_seconds: %.17g\n"

@@ -5,11 +5,36 @@
 #include <string.h>
 
 #include "evo/evo_internal.h"
+#include "evo/grammar_internal.h"
+
+/* The engine fills a `_` bound only for partition_point (the number of
+ * evolved layers minus one); any other one would fail every derivation
+ * that reaches it, so it is refused before any work. */
+static int check_dynamic_bounds(const struct enevo_grammar *g, char *err, size_t errlen)
+{
+    for (int r = 0; r < g->n_rules; r++)
+        for (int p = 0; p < g->rules[r].n_prods; p++)
+            for (int k = 0; k < g->rules[r].prods[p].n_syms; k++) {
+                const struct enevo__sym *a = &g->rules[r].prods[p].syms[k];
+                if (a->kind != ENEVO__SYM_ATTR || !(a->lo_dyn || a->hi_dyn) ||
+                    !strcmp(a->text, "partition_point"))
+                    continue;
+                return enevo_errf(err, errlen, ENEVO_EINVAL,
+                                  "grammar line %d, column %d: attribute '%s' of <%s> has a `_` "
+                                  "bound, which enevo fills only for partition_point (the number "
+                                  "of evolved layers minus one): give '%s' numeric bounds",
+                                  a->line, a->col, a->text, g->rules[r].name, a->text);
+            }
+    return 0;
+}
 
 int enevo_space_init(struct enevo_evo_space *s, const struct enevo_config *c,
                      const struct enevo_grammar *g, char *err, size_t errlen)
 {
     memset(s, 0, sizeof *s);
+    int rc = check_dynamic_bounds(g, err, errlen);
+    if (rc)
+        return rc;
     s->cfg = c;
     s->g = g;
     if (c->n_modules < 1)
