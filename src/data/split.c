@@ -254,10 +254,10 @@ static int stratify(const struct enevo_dataset *all, const int *sizes, int nsets
     return rc;
 }
 
-int enevo_data_split(const struct enevo_dataset *all, int n_train, int n_val, int n_fit,
-                     uint64_t seed, struct enevo_split *out, char *err, size_t errlen)
+/* The three sizes are non-negative and fit in the set. */
+static int check_sizes(const struct enevo_dataset *all, int n_train, int n_val, int n_fit,
+                       char *err, size_t errlen)
 {
-    memset(out, 0, sizeof *out);
     if (n_train < 0 || n_val < 0 || n_fit < 0)
         return enevo_errf(err, errlen, ENEVO_EINVAL,
                           "split: negative size (train %d, validation %d, fitness %d)", n_train,
@@ -267,6 +267,16 @@ int enevo_data_split(const struct enevo_dataset *all, int n_train, int n_val, in
         return enevo_errf(err, errlen, ENEVO_EINVAL,
                           "split: %d + %d + %d = %lld images requested but only %d available",
                           n_train, n_val, n_fit, (long long)total, all->n);
+    return 0;
+}
+
+int enevo_data_split(const struct enevo_dataset *all, int n_train, int n_val, int n_fit,
+                     uint64_t seed, struct enevo_split *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    int rc0 = check_sizes(all, n_train, n_val, n_fit, err, errlen);
+    if (rc0)
+        return rc0;
     enevo_rng r;
     enevo_rng_seed(&r, seed, ENEVO_STREAM_SPLIT);
     int sizes[3] = {n_train, n_val, n_fit};
@@ -287,15 +297,10 @@ int enevo_data_split_take(struct enevo_dataset *all, int n_train, int n_val, int
                           uint64_t seed, struct enevo_split *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    if (n_train < 0 || n_val < 0 || n_fit < 0)
-        return enevo_errf(err, errlen, ENEVO_EINVAL,
-                          "split: negative size (train %d, validation %d, fitness %d)", n_train,
-                          n_val, n_fit);
+    int rc0 = check_sizes(all, n_train, n_val, n_fit, err, errlen);
+    if (rc0)
+        return rc0;
     int64_t total = (int64_t)n_train + n_val + n_fit;
-    if (total > all->n)
-        return enevo_errf(err, errlen, ENEVO_EINVAL,
-                          "split: %d + %d + %d = %lld images requested but only %d available",
-                          n_train, n_val, n_fit, (long long)total, all->n);
     if (all->borrowed)
         return enevo_errf(err, errlen, ENEVO_EINVAL, "split: the set does not own its images");
     enevo_rng r;

@@ -50,6 +50,12 @@ struct enevo__cand {
 
 struct run;
 
+/* The part of making candidate idx both strategies share (strategy_es.c):
+ * seeds rng from the stream (seed, generation, idx), draws the training
+ * seed, zeroes cand->x and sets its ids; training from scratch for the
+ * config's default epochs. */
+void enevo__cand_start(struct run *r, int idx, struct enevo__cand *cand, enevo_rng *rng);
+
 /* A strategy: which candidates a generation has, and selection. Every
  * function is deterministic in the run's checkpointed state, so a resumed
  * run makes the same candidates. */

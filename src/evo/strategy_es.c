@@ -79,6 +79,21 @@ static int es_generation_size(const struct run *r)
     return r->c->lambda + (r->c->reevaluate_parent ? 1 : 0);
 }
 
+void enevo__cand_start(struct run *r, int idx, struct enevo__cand *cand, enevo_rng *rng)
+{
+    enevo_rng_seed3(rng, r->c->seed, ENEVO_STREAM_EVO, (uint64_t)r->gen, (uint64_t)idx);
+    cand->train_seed = enevo_rng_u64(rng);
+    struct indiv *x = cand->x;
+    memset(x, 0, sizeof *x);
+    x->gen = x->eval_gen = r->gen;
+    x->idx = x->eval_idx = idx;
+    x->parent_gen = x->parent_idx = -1;
+    cand->init_model[0] = 0;
+    cand->prior_epochs = 0;
+    cand->epochs = r->c->default_train_epochs;
+    cand->reeval = false;
+}
+
 static int es_make(struct run *r, int idx, struct enevo__cand *cand, char *err, size_t errlen)
 {
     (void)err;
@@ -86,15 +101,7 @@ static int es_make(struct run *r, int idx, struct enevo__cand *cand, char *err, 
     const struct enevo_config *c = r->c;
     struct indiv *x = cand->x;
     enevo_rng rng;
-    enevo_rng_seed3(&rng, c->seed, ENEVO_STREAM_EVO, (uint64_t)r->gen, (uint64_t)idx);
-    cand->train_seed = enevo_rng_u64(&rng);
-    memset(x, 0, sizeof *x);
-    x->gen = x->eval_gen = r->gen;
-    x->idx = x->eval_idx = idx;
-    x->parent_gen = x->parent_idx = -1;
-    cand->init_model[0] = 0;
-    cand->prior_epochs = 0;
-    cand->epochs = c->default_train_epochs;
+    enevo__cand_start(r, idx, cand, &rng);
     cand->reeval = r->gen > 0 && c->reevaluate_parent && idx == 0;
     int rc;
     if (r->gen == 0) {

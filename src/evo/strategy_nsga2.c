@@ -119,16 +119,7 @@ static int nsga2_make(struct run *r, int idx, struct enevo__cand *cand, char *er
     const struct enevo_config *c = r->c;
     struct indiv *x = cand->x;
     enevo_rng rng;
-    enevo_rng_seed3(&rng, c->seed, ENEVO_STREAM_EVO, (uint64_t)r->gen, (uint64_t)idx);
-    cand->train_seed = enevo_rng_u64(&rng);
-    memset(x, 0, sizeof *x);
-    x->gen = x->eval_gen = r->gen;
-    x->idx = x->eval_idx = idx;
-    x->parent_gen = x->parent_idx = -1;
-    cand->init_model[0] = 0;
-    cand->prior_epochs = 0;
-    cand->epochs = c->default_train_epochs;
-    cand->reeval = false;
+    enevo__cand_start(r, idx, cand, &rng);
     int rc;
     if (r->gen == 0) {
         rc = enevo__make_initial(r, idx, &rng, cand);
