@@ -18,7 +18,14 @@
  * energy was measured); over runs, a table of each run's best individual and,
  * for runs named "<setting>-seed<N>", per-setting mean and standard deviation
  * over seeds, with the energy reduction and accuracy difference against the
- * baseline setting. Plots are drawn by gnuplot when it is installed; without
+ * baseline setting. Runs with front/front.csv or a hypervolume column in
+ * generations.csv (NSGA-II) also get the front of each generation (light to
+ * dark) and the hypervolume per generation; over runs, each setting's
+ * hypervolume per generation (mean, min-max band over seeds), all settings'
+ * fronts on one plot, and per setting the "energy at equal accuracy" (the
+ * cheapest network whose test accuracy is within 0.5 points of the
+ * baseline's best) with the hypervolume of its evaluated set against one
+ * common reference point. Plots are drawn by gnuplot when it is installed; without
  * it the report says so and is written without plots.
  */
 #ifndef ENEVO_REPORT_H
