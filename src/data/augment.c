@@ -6,6 +6,7 @@
 
 #include "enevo/data.h"
 #include "enevo/rng.h"
+#include "data/data_internal.h"
 
 /* Own stream id, outside the library's enum (as the synthetic data's). */
 #define AUG_STREAM 0xa06u
@@ -120,23 +121,15 @@ static void resample(const float *src, int c, int h, int w, int y0, int x0, int 
 {
     float sy = (float)rh / (float)oh, sx = (float)rw / (float)ow;
     for (int oy = 0; oy < oh; oy++) {
-        float fy = sy * ((float)oy + 0.5f) - 0.5f;
-        if (fy < 0)
-            fy = 0;
-        int iy = (int)fy;
-        if (iy > rh - 1)
-            iy = rh - 1;
-        int iy1 = iy < rh - 1 ? iy + 1 : iy;
-        float ly = fy - (float)iy, hy = 1 - ly;
+        int iy, iy1;
+        float ly;
+        enevo__bilinear_tap(sy, oy, rh, &iy, &iy1, &ly);
+        float hy = 1 - ly;
         for (int ox = 0; ox < ow; ox++) {
-            float fx = sx * ((float)ox + 0.5f) - 0.5f;
-            if (fx < 0)
-                fx = 0;
-            int ix = (int)fx;
-            if (ix > rw - 1)
-                ix = rw - 1;
-            int ix1 = ix < rw - 1 ? ix + 1 : ix;
-            float lx = fx - (float)ix, hx = 1 - lx;
+            int ix, ix1;
+            float lx;
+            enevo__bilinear_tap(sx, ox, rw, &ix, &ix1, &lx);
+            float hx = 1 - lx;
             for (int ch = 0; ch < c; ch++) {
                 const float *p = src + (size_t)ch * (size_t)h * (size_t)w; // [h, w]
                 const float *r0 = p + (size_t)(y0 + iy) * (size_t)w + x0;

@@ -30,4 +30,22 @@ int enevo__file_size(const char *path, size_t *size, char *err, size_t errlen);
 /* Labels: 1 + the largest, each already checked < 256. */
 int enevo__max_label(const uint8_t *y, int n);
 
+/* One output position o of a bilinear resize from `in` samples (scale =
+ * in / out), as torch's area_pixel_compute_source_index with
+ * align_corners=False: pixel centres line up, sources left of the first
+ * centre clamp to it. Taps i0, i1 and the weight l1 of i1. Shared by the
+ * resize at load (idx.c) and the augmentation crops (augment.c). */
+static inline void enevo__bilinear_tap(float scale, int o, int in, int *i0, int *i1, float *l1)
+{
+    float src = scale * ((float)o + 0.5f) - 0.5f;
+    if (src < 0)
+        src = 0;
+    int i = (int)src;
+    if (i > in - 1)
+        i = in - 1;
+    *i0 = i;
+    *i1 = i < in - 1 ? i + 1 : i;
+    *l1 = src - (float)i;
+}
+
 #endif

@@ -270,22 +270,12 @@ int enevo_data_load(const char *dir, struct enevo_data *out, char *err, size_t e
     return enevo_data_open(dir, NULL, out, err, errlen);
 }
 
-/* torch's area_pixel_compute_source_index with align_corners=False: pixel
- * centres line up, and sources left of the first centre clamp to it. */
+/* The taps of every output position (data_internal.h). */
 static void bilinear_taps(int in, int out, int *i0, int *i1, float *l1)
 {
     float scale = (float)in / (float)out;
-    for (int o = 0; o < out; o++) {
-        float src = scale * ((float)o + 0.5f) - 0.5f;
-        if (src < 0)
-            src = 0;
-        int i = (int)src;
-        if (i > in - 1)
-            i = in - 1;
-        i0[o] = i;
-        i1[o] = i < in - 1 ? i + 1 : i;
-        l1[o] = src - (float)i;
-    }
+    for (int o = 0; o < out; o++)
+        enevo__bilinear_tap(scale, o, in, &i0[o], &i1[o], &l1[o]);
 }
 
 int enevo_dataset_resize(struct enevo_dataset *d, int size, char *err, size_t errlen)
