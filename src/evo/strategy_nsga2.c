@@ -205,6 +205,12 @@ static void front_sweep(struct run *r)
     struct dirent *e;
     while ((e = readdir(d))) {
         int g, i, n = 0;
+        if (strstr(e->d_name, ".tmp.")) { /* an atomic write a kill cut short */
+            char path[1400];
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            unlink(path);
+            continue;
+        }
         if (sscanf(e->d_name, "g%d-i%d.%n", &g, &i, &n) != 2 || n == 0 ||
             !strstr(e->d_name, ".enevo"))
             continue;
