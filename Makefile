@@ -106,4 +106,7 @@ format:
 clean:
 	rm -rf build build-asan enevo
 
+# libFuzzer harnesses (clang): `make fuzz FUZZ_SECONDS=N` (tests/fuzz/README.md)
+-include tests/fuzz/fuzz.mk
+
 -include $(OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(TOOL_OBJ:.o=.d)

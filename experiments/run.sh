@@ -15,12 +15,16 @@
 # Scales (generations x (1+lambda), epochs per individual, training images):
 #   tiny     2 x (1+2), 1 epoch,  1,500 images
 #   default  8 x (1+3), 3 epochs,  8,000 images
+#   compare  25 x (1+3), 2 epochs, 8,000 images (issue 12's comparison:
+#            at least 96 evaluations per run; about 70-90 min for A B E x 3)
 # Evaluations per run: A-D evaluate lambda networks in generation 0 and
 # lambda + 1 in each later one (the parent is re-trained: reevaluate_parent),
 # tiny 2 + 3 = 5, default 3 + 7 x 4 = 31. E and F (NSGA-II) evaluate
 # `population` in generation 0 and lambda in each later one:
 #   tiny     population 3, lambda 2, 2 generations: 3 + 2 = 5
 #   default  population 6, lambda 5, 6 generations: 6 + 5 x 5 = 31
+#   compare  A-D 3 + 24 x 4 = 99; E, F population 11, lambda 8,
+#            12 generations: 11 + 11 x 8 = 99
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scale=default seeds="1 2 3" out=runs/experiments settings="A B C D" extra=() configs=experiments
@@ -33,7 +37,7 @@ while [ $# -gt 0 ]; do
     --settings) settings=$2; shift 2 ;;
     --configs) configs=$2; shift 2 ;;
     --) shift; extra=("$@"); break ;;
-    *) echo "usage: experiments/run.sh [--scale tiny|default] [--seeds LIST] [--out DIR] [--settings LIST] [--configs DIR] [-- evolve flags]" >&2; exit 2 ;;
+    *) echo "usage: experiments/run.sh [--scale tiny|default|compare] [--seeds LIST] [--out DIR] [--settings LIST] [--configs DIR] [-- evolve flags]" >&2; exit 2 ;;
     esac
 done
 case "$scale" in
@@ -41,7 +45,9 @@ tiny) budget=(--generations 2 --lambda 2 --epochs 1 --train-subset 1500)
       nsga2=(--generations 2 --population 3 --lambda 2 --epochs 1 --train-subset 1500) ;;
 default) budget=(--generations 8 --lambda 3 --epochs 3 --train-subset 8000)
       nsga2=(--generations 6 --population 6 --lambda 5 --epochs 3 --train-subset 8000) ;;
-*) echo "experiments/run.sh: unknown scale '$scale' (tiny or default)" >&2; exit 2 ;;
+compare) budget=(--generations 25 --lambda 3 --epochs 2 --train-subset 8000)
+      nsga2=(--generations 12 --population 11 --lambda 8 --epochs 2 --train-subset 8000) ;;
+*) echo "experiments/run.sh: unknown scale '$scale' (tiny, default or compare)" >&2; exit 2 ;;
 esac
 [ "$ENEVO" != ./enevo ] || [ -x ./enevo ] || make --no-print-directory enevo
 mkdir -p "$out/logs"

@@ -2,7 +2,7 @@
 # Install the Debian packages enevo needs, when missing (usage: deps.sh [bench|npm]). As root it runs
 # apt-get; otherwise it prints the exact command and fails.
 set -e
-PKGS="build-essential libopenblas-dev libdnnl-dev zlib1g-dev libyaml-dev libcjson-dev libcmocka-dev libpng-dev libjpeg62-turbo-dev gnuplot-nox dataset-fashion-mnist python3-onnx nodejs"
+PKGS="build-essential libopenblas-dev libdnnl-dev zlib1g-dev libyaml-dev libcjson-dev libcmocka-dev libpng-dev libjpeg62-turbo-dev gnuplot-nox dataset-fashion-mnist python3-onnx nodejs pkg-config man-db clang libclang-rt-14-dev libomp-14-dev"
 # npm: Debian's package, unless the nodejs installed already brings its own npm (NodeSource's does).
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 # `deps.sh npm` (run by the export tests' set-up) also installs ONNX Runtime for Node into
