@@ -15,77 +15,6 @@
 
 #include "enevo/data.h"
 
-static const char *bin(void)
-{
-    const char *b = getenv("ENEVO_BIN");
-    return b ? b : "build/enevo";
-}
-
-/* Run `enevo ARGS`, capturing stdout+stderr into out; returns the exit code. */
-static int run(char *out, size_t outlen, const char *fmt, ...)
-{
-    char args[2048], cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", bin(), args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, outlen - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static void put_be32(unsigned char *b, uint32_t v)
-{
-    b[0] = (unsigned char)(v >> 24);
-    b[1] = (unsigned char)(v >> 16);
-    b[2] = (unsigned char)(v >> 8);
-    b[3] = (unsigned char)v;
-}
-
-/* Write synthetic images as gzipped IDX files under dir/. */
-static void write_idx_k(const char *dir, const char *prefix, int n, int classes, uint64_t seed)
-{
-    struct enevo_dataset d;
-    assert_int_equal(enevo_dataset_synthetic(n, 1, 12, 12, classes, seed, &d), 0);
-    float lo = 1e30f, hi = -1e30f;
-    for (size_t i = 0; i < (size_t)n * 144; i++) {
-        lo = d.x[i] < lo ? d.x[i] : lo;
-        hi = d.x[i] > hi ? d.x[i] : hi;
-    }
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte.gz", dir, prefix);
-    gzFile f = gzopen(path, "wb");
-    assert_non_null(f);
-    unsigned char h[16];
-    put_be32(h, 0x803);
-    put_be32(h + 4, (uint32_t)n);
-    put_be32(h + 8, 12);
-    put_be32(h + 12, 12);
-    gzwrite(f, h, 16);
-    for (size_t i = 0; i < (size_t)n * 144; i++) {
-        unsigned char px = (unsigned char)(255.0f * (d.x[i] - lo) / (hi - lo));
-        gzwrite(f, &px, 1);
-    }
-    gzclose(f);
-    snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte.gz", dir, prefix);
-    f = gzopen(path, "wb");
-    put_be32(h, 0x801);
-    put_be32(h + 4, (uint32_t)n);
-    gzwrite(f, h, 8);
-    gzwrite(f, d.y, (unsigned)n);
-    gzclose(f);
-    enevo_dataset_free(&d);
-}
-
-static void write_idx(const char *dir, const char *prefix, int n, uint64_t seed)
-{
-    write_idx_k(dir, prefix, n, 4, seed);
-}
-
 static const char *tiny_phen(void)
 {
     static char path[512];
@@ -106,17 +35,17 @@ static void usage_errors_exit_2(void **state)
 {
     (void)state;
     char out[8192];
-    assert_int_equal(run(out, sizeof out, ""), 2);
-    assert_int_equal(run(out, sizeof out, "frobnicate"), 2);
+    assert_int_equal(enevo_test_cli(out, sizeof out, "%s", ""), 2);
+    assert_int_equal(enevo_test_cli(out, sizeof out, "frobnicate"), 2);
     assert_non_null(strstr(out, "unknown command 'frobnicate'"));
-    assert_int_equal(run(out, sizeof out, "train"), 2);
+    assert_int_equal(enevo_test_cli(out, sizeof out, "train"), 2);
     assert_non_null(strstr(out, "missing argument"));
-    assert_int_equal(run(out, sizeof out, "train x.phen --epochs zero"), 2);
+    assert_int_equal(enevo_test_cli(out, sizeof out, "train x.phen --epochs zero"), 2);
     assert_non_null(strstr(out, "--epochs expects an integer"));
-    assert_int_equal(run(out, sizeof out, "train x.phen --bogus"), 2);
+    assert_int_equal(enevo_test_cli(out, sizeof out, "train x.phen --bogus"), 2);
     assert_non_null(strstr(out, "unknown option '--bogus'"));
-    assert_int_equal(run(out, sizeof out, "eval m.enevo --epochs 3"), 2);
-    assert_int_equal(run(out, sizeof out, "help train"), 0);
+    assert_int_equal(enevo_test_cli(out, sizeof out, "eval m.enevo --epochs 3"), 2);
+    assert_int_equal(enevo_test_cli(out, sizeof out, "help train"), 0);
     assert_non_null(strstr(out, "--train-subset"));
 }
 
@@ -124,21 +53,21 @@ static void data_and_phenotype_errors_exit_1(void **state)
 {
     (void)state;
     char out[8192];
-    assert_int_equal(run(out, sizeof out, "train /nonexistent/x.phen"), 1);
+    assert_int_equal(enevo_test_cli(out, sizeof out, "train /nonexistent/x.phen"), 1);
     assert_non_null(strstr(out, "/nonexistent/x.phen"));
     char bad[512];
     snprintf(bad, sizeof bad, "%s/bad.phen", enevo_test_tmpdir());
     FILE *f = fopen(bad, "w");
     fputs("layer:conv out_channels:8 kernel_size:3 padding:sideways input:-1\n", f);
     fclose(f);
-    assert_int_equal(run(out, sizeof out, "train %s", bad), 1);
+    assert_int_equal(enevo_test_cli(out, sizeof out, "train %s", bad), 1);
     assert_non_null(strstr(out, "bad.phen:1:"));
     assert_non_null(strstr(out, "padding"));
-    assert_int_equal(run(out, sizeof out, "train %s --dataset /nonexistent", tiny_phen()), 1);
+    assert_int_equal(enevo_test_cli(out, sizeof out, "train %s --dataset /nonexistent", tiny_phen()), 1);
     assert_non_null(strstr(out, "/nonexistent/train-images-idx3-ubyte"));
-    assert_int_equal(run(out, sizeof out, "eval %s", tiny_phen()), 1);
+    assert_int_equal(enevo_test_cli(out, sizeof out, "eval %s", tiny_phen()), 1);
     assert_non_null(strstr(out, "not an enevo model"));
-    assert_int_equal(run(out, sizeof out, "eval %s", bad), 1);
+    assert_int_equal(enevo_test_cli(out, sizeof out, "eval %s", bad), 1);
     assert_non_null(strstr(out, "bad.phen"));
 }
 
@@ -146,11 +75,11 @@ static void train_json_save_and_eval(void **state)
 {
     (void)state;
     const char *dir = enevo_test_tmpdir();
-    write_idx(dir, "train", 1000, 1);
-    write_idx(dir, "t10k", 200, 2);
+    enevo_test_write_idx(dir, "train", 1000, 4, 1);
+    enevo_test_write_idx(dir, "t10k", 200, 4, 2);
     char out[16384], model[512];
     snprintf(model, sizeof model, "%s/tiny.enevo", dir);
-    int rc = run(out, sizeof out, "train %s --dataset %s --seed 3 --threads 2 --save %s --json",
+    int rc = enevo_test_cli(out, sizeof out, "train %s --dataset %s --seed 3 --threads 2 --save %s --json",
                  tiny_phen(), dir, model);
     if (rc)
         fail_msg("enevo train failed (%d): %s", rc, out);
@@ -169,7 +98,7 @@ static void train_json_save_and_eval(void **state)
     double acc = cJSON_GetObjectItem(j, "test_accuracy")->valuedouble;
     assert_true(acc > 0.8);
     cJSON_Delete(j);
-    rc = run(out, sizeof out, "eval %s --dataset %s --json", model, dir);
+    rc = enevo_test_cli(out, sizeof out, "eval %s --dataset %s --json", model, dir);
     assert_int_equal(rc, 0);
     last = strrchr(out, '{');
     j = cJSON_Parse(last);
@@ -184,7 +113,7 @@ static void train_json_save_and_eval(void **state)
     fseek(f, 200, SEEK_SET);
     fputc(c ^ 0x40, f);
     fclose(f);
-    assert_int_equal(run(out, sizeof out, "eval %s --dataset %s", model, dir), 1);
+    assert_int_equal(enevo_test_cli(out, sizeof out, "eval %s --dataset %s", model, dir), 1);
     assert_non_null(strstr(out, "checksum"));
 }
 
@@ -195,26 +124,26 @@ static void device_flag(void **state)
     (void)state;
     char out[16384];
     const char *phen = tiny_phen();
-    assert_int_equal(run(out, sizeof out, "train %s --device gpu", phen), 1);
+    assert_int_equal(enevo_test_cli(out, sizeof out, "train %s --device gpu", phen), 1);
     assert_non_null(strstr(out, "enevo train: unknown device 'gpu': expected cpu, cuda, cuda:N "
                                 "or auto"));
-    assert_int_equal(run(out, sizeof out, "bench %s --device cuda:x", phen), 1);
+    assert_int_equal(enevo_test_cli(out, sizeof out, "bench %s --device cuda:x", phen), 1);
     assert_non_null(strstr(out, "unknown device 'cuda:x'"));
-    assert_int_equal(run(out, sizeof out, "train %s --device", phen), 2);
+    assert_int_equal(enevo_test_cli(out, sizeof out, "train %s --device", phen), 2);
     assert_non_null(strstr(out, "--device needs a value"));
-    assert_int_equal(run(out, sizeof out, "eval m.enevo --tf32"), 2);
+    assert_int_equal(enevo_test_cli(out, sizeof out, "eval m.enevo --tf32"), 2);
     assert_non_null(strstr(out, "unknown option '--tf32'"));
-    assert_int_equal(run(out, sizeof out, "help bench"), 0);
+    assert_int_equal(enevo_test_cli(out, sizeof out, "help bench"), 0);
     assert_non_null(strstr(out, "--device"));
     assert_non_null(strstr(out, "--tf32"));
 #ifndef ENEVO_CUDA
     /* Before the dataset is even looked for. */
-    assert_int_equal(run(out, sizeof out, "train %s --device cuda --dataset /nonexistent", phen),
+    assert_int_equal(enevo_test_cli(out, sizeof out, "train %s --device cuda --dataset /nonexistent", phen),
                      1);
     assert_non_null(strstr(out, "enevo train: device 'cuda': enevo was built without CUDA; "
                                 "rebuild with make CUDA=1"));
     assert_null(strstr(out, "/nonexistent"));
-    assert_int_equal(run(out, sizeof out, "measure %s --device cuda:1", phen), 1);
+    assert_int_equal(enevo_test_cli(out, sizeof out, "measure %s --device cuda:1", phen), 1);
     assert_non_null(strstr(out, "built without CUDA"));
 #endif
     /* bench takes the real data shape: 10 classes. */
@@ -228,7 +157,7 @@ static void device_flag(void **state)
           "batch_size:8 epochs:1\n",
           f);
     fclose(f);
-    int rc = run(out, sizeof out, "bench %s --device auto --seconds 0.1 --batch-size 8 --json",
+    int rc = enevo_test_cli(out, sizeof out, "bench %s --device auto --seconds 0.1 --batch-size 8 --json",
                  phen10);
     if (rc)
         fail_msg("bench --device auto failed (%d): %s", rc, out);
@@ -257,24 +186,11 @@ static void device_flag(void **state)
     f = fopen(cfg, "w");
     fputs("threads: 1\ndevice: gpu\n", f);
     fclose(f);
-    assert_int_equal(run(out, sizeof out, "evolve %s --run-dir %s/gpu-run", cfg,
+    assert_int_equal(enevo_test_cli(out, sizeof out, "evolve %s --run-dir %s/gpu-run", cfg,
                          enevo_test_tmpdir()),
                      1);
     assert_non_null(strstr(out, "gpu.yaml:2:9: device: unknown device 'gpu'"));
 }
-
-static int count_lines(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    int n = 0, c;
-    while ((c = fgetc(f)) != EOF)
-        n += c == '\n';
-    fclose(f);
-    return n;
-}
-
 
 /* The acceptance check of a killed run: SIGKILL while it works, resume, and
  * compare stats.csv with an uninterrupted run's, byte for byte. */
@@ -284,8 +200,8 @@ static void evolve_killed_with_sigkill_resumes_exactly(void **state)
     char dir[512], cfg[600], out[16384];
     snprintf(dir, sizeof dir, "%s/evodata", enevo_test_tmpdir());
     mkdir(dir, 0755);
-    write_idx_k(dir, "train", 600, 10, 5);
-    write_idx_k(dir, "t10k", 100, 10, 6);
+    enevo_test_write_idx(dir, "train", 600, 10, 5);
+    enevo_test_write_idx(dir, "t10k", 100, 10, 6);
     snprintf(cfg, sizeof cfg, "%s/tiny.yaml", dir);
     FILE *f = fopen(cfg, "w");
     fprintf(f, "evolutionary:\n  generations: 3\n  lambda: 3\n  reevaluate_parent: true\n"
@@ -293,7 +209,7 @@ static void evolve_killed_with_sigkill_resumes_exactly(void **state)
                "network:\n  learning:\n    default_train_epochs: 1\n    dataset: %s\n",
             dir);
     fclose(f);
-    int rc = run(out, sizeof out, "evolve %s --seed 3 --threads 2 --run-dir %s/a", cfg, dir);
+    int rc = enevo_test_cli(out, sizeof out, "evolve %s --seed 3 --threads 2 --run-dir %s/a", cfg, dir);
     if (rc)
         fail_msg("evolve failed (%d): %s", rc, out);
     /* The same run in the background, killed once it has 4 rows. */
@@ -307,13 +223,13 @@ static void evolve_killed_with_sigkill_resumes_exactly(void **state)
         int null = open("/dev/null", O_WRONLY);
         dup2(null, 1);
         dup2(null, 2);
-        execl(bin(), bin(), "evolve", cfg, "--seed", "3", "--threads", "2", "--run-dir", rundir,
+        execl(enevo_test_bin(), enevo_test_bin(), "evolve", cfg, "--seed", "3", "--threads", "2", "--run-dir", rundir,
               (char *)NULL);
         _exit(127);
     }
     int killed = 0;
     for (int i = 0; i < 6000 && !killed; i++) {
-        if (count_lines(stats) >= 5) {
+        if (enevo_test_count_lines(stats) >= 5) {
             kill(pid, SIGKILL);
             killed = 1;
         }
@@ -323,7 +239,7 @@ static void evolve_killed_with_sigkill_resumes_exactly(void **state)
     waitpid(pid, &st, 0);
     assert_true(killed);
     assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
-    rc = run(out, sizeof out, "resume %s/b --threads 2", dir);
+    rc = enevo_test_cli(out, sizeof out, "resume %s/b --threads 2", dir);
     if (rc)
         fail_msg("resume failed (%d): %s", rc, out);
     assert_non_null(strstr(out, "resuming"));
@@ -346,7 +262,7 @@ static void evolve_killed_with_sigkill_resumes_exactly(void **state)
     f = fopen(pa, "a");
     fputs("threads: 1\n", f);
     fclose(f);
-    rc = run(out, sizeof out, "resume %s/b", dir);
+    rc = enevo_test_cli(out, sizeof out, "resume %s/b", dir);
     assert_int_equal(rc, 1);
 }
 

@@ -378,28 +378,6 @@ static bool in_order(const char *phen)
 
 /* ---- runs ------------------------------------------------------------------- */
 
-struct data {
-    struct enevo_dataset tr, val, fit, test;
-    struct enevo_evo_data d;
-};
-
-static void data_init(struct data *x, int side, int n)
-{
-    assert_int_equal(enevo_dataset_synthetic(n, 1, side, side, 10, 1, &x->tr), 0);
-    assert_int_equal(enevo_dataset_synthetic(80, 1, side, side, 10, 2, &x->val), 0);
-    assert_int_equal(enevo_dataset_synthetic(80, 1, side, side, 10, 3, &x->fit), 0);
-    assert_int_equal(enevo_dataset_synthetic(40, 1, side, side, 10, 4, &x->test), 0);
-    x->d = (struct enevo_evo_data){&x->tr, &x->val, &x->fit, &x->test, 0.0f, 1.0f};
-}
-
-static void data_free(struct data *x)
-{
-    enevo_dataset_free(&x->tr);
-    enevo_dataset_free(&x->val);
-    enevo_dataset_free(&x->fit);
-    enevo_dataset_free(&x->test);
-}
-
 /* Every phenotype of a finished run (stats/generation_<g>.json), as one
  * NUL-separated list in *out; returns the count. */
 static int run_phenotypes(const char *dir, int generations, char ***out)
@@ -445,7 +423,7 @@ static void free_list(char **list, int n)
  * checks every phenotype: by hand against `r` (when given) and by encoding
  * it back with the grammar. Returns the number of phenotypes. */
 static int run_and_check(const struct enevo_config *c, const char *grammar_text,
-                         const struct row *r, struct data *x, struct enevo_meter *meter,
+                         const struct row *r, struct enevo_test_evo_data *x, struct enevo_meter *meter,
                          const char *name)
 {
     char err[ENEVO_ERR_LEN], dir[600];
@@ -517,8 +495,8 @@ static void config_of(const struct row *r, struct enevo_config *c)
 static void user_grammars_without_seed_stay_inside_their_grammar(void **state)
 {
     (void)state;
-    struct data x;
-    data_init(&x, 12, 320);
+    struct enevo_test_evo_data x;
+    enevo_test_evo_data_init(&x, 12, 320, 80, 40);
     for (size_t i = 0; i < ENEVO_COUNT(rows); i++) {
         const struct row *r = &rows[i];
         struct enevo_config c;
@@ -530,7 +508,7 @@ static void user_grammars_without_seed_stay_inside_their_grammar(void **state)
         assert_int_equal(c.default_train_epochs, r->time_budget ? 0 : 1);
         assert_int_equal(run_and_check(&c, r->grammar, r, &x, NULL, r->name), 4);
     }
-    data_free(&x);
+    enevo_test_evo_data_free(&x);
 }
 
 /* Repeated alternatives weight the choice: <conv> three times, <bn> once. */
@@ -582,8 +560,8 @@ static void seed_that_fits_runs_and_one_that_does_not_says_why(void **state)
     (void)state;
     const struct row *r = &rows[0];
     char text[4096], err[ENEVO_ERR_LEN];
-    struct data x;
-    data_init(&x, 12, 320);
+    struct enevo_test_evo_data x;
+    enevo_test_evo_data_init(&x, 12, 320, 80, 40);
     /* Fits: 0.0625 is 1/2^4, inside [3, 7]. */
     snprintf(text, sizeof text, "%s%s", r->yaml, SEED_OK);
     char *lr = strstr(text, "lr:LR");
@@ -620,7 +598,7 @@ static void seed_that_fits_runs_and_one_that_does_not_says_why(void **state)
     int rc = enevo_evolve(&c, "x", g, r->grammar, &x.d, &o, &res, err, sizeof err);
     free(res.best_phenotype);
     enevo_grammar_free(g);
-    data_free(&x);
+    enevo_test_evo_data_free(&x);
     assert_int_equal(rc, ENEVO_EFORMAT);
     static const char *const want[] = {
         "seed_model.phenotype line 5", "lr:0.01", "<learning>", "token 2", "Fix:",
@@ -668,8 +646,8 @@ static void energize_fixture_configs_run_with_their_grammars(void **state)
     };
     if (!enevo_test_fixture(pairs[0][0]))
         skip();
-    struct data x;
-    data_init(&x, 32, 160);
+    struct enevo_test_evo_data x;
+    enevo_test_evo_data_init(&x, 32, 160, 80, 40);
     char err[ENEVO_ERR_LEN];
     struct enevo_meter_cfg mc = enevo_meter_defaults();
     struct enevo_meter *m;
@@ -702,7 +680,7 @@ static void energize_fixture_configs_run_with_their_grammars(void **state)
         free(gtext);
     }
     enevo_meter_close(m);
-    data_free(&x);
+    enevo_test_evo_data_free(&x);
 }
 
 /* ---- budgets and splits ---------------------------------------------------------- */

@@ -221,28 +221,6 @@ static void fitness_terms_and_conditions(void **state)
 
 /* ---- small runs on generated data ---- */
 
-struct data {
-    struct enevo_dataset tr, val, fit, test;
-    struct enevo_evo_data d;
-};
-
-static void data_init(struct data *x)
-{
-    assert_int_equal(enevo_dataset_synthetic(320, 1, 12, 12, 10, 1, &x->tr), 0);
-    assert_int_equal(enevo_dataset_synthetic(80, 1, 12, 12, 10, 2, &x->val), 0);
-    assert_int_equal(enevo_dataset_synthetic(80, 1, 12, 12, 10, 3, &x->fit), 0);
-    assert_int_equal(enevo_dataset_synthetic(80, 1, 12, 12, 10, 4, &x->test), 0);
-    x->d = (struct enevo_evo_data){&x->tr, &x->val, &x->fit, &x->test, 0.0f, 1.0f};
-}
-
-static void data_free(struct data *x)
-{
-    enevo_dataset_free(&x->tr);
-    enevo_dataset_free(&x->val);
-    enevo_dataset_free(&x->fit);
-    enevo_dataset_free(&x->test);
-}
-
 static void tiny_config(struct enevo_config *c)
 {
     enevo_config_defaults(c);
@@ -263,7 +241,7 @@ static void tiny_config(struct enevo_config *c)
 
 
 static int run_evo_cfg(const struct enevo_config *cfg, struct enevo_meter *meter, const char *dir,
-                       struct data *x, int stop_after, struct enevo_evo_result *res, char *err,
+                       struct enevo_test_evo_data *x, int stop_after, struct enevo_evo_result *res, char *err,
                        size_t errlen)
 {
     struct enevo_config c = *cfg;
@@ -278,7 +256,7 @@ static int run_evo_cfg(const struct enevo_config *cfg, struct enevo_meter *meter
     return rc;
 }
 
-static int run_evo(const char *dir, struct data *x, int stop_after, struct enevo_evo_result *res,
+static int run_evo(const char *dir, struct enevo_test_evo_data *x, int stop_after, struct enevo_evo_result *res,
                    char *err, size_t errlen)
 {
     struct enevo_config c;
@@ -292,8 +270,8 @@ static int run_evo(const char *dir, struct data *x, int stop_after, struct enevo
 static void energy_aware_run_reuses_modules_and_resumes(void **state)
 {
     (void)state;
-    struct data x;
-    data_init(&x);
+    struct enevo_test_evo_data x;
+    enevo_test_evo_data_init(&x, 12, 320, 80, 80);
     struct enevo_config c;
     tiny_config(&c);
     c.generations = 4;
@@ -332,14 +310,14 @@ static void energy_aware_run_reuses_modules_and_resumes(void **state)
     free(sa);
     free(sb);
     enevo_meter_close(m);
-    data_free(&x);
+    enevo_test_evo_data_free(&x);
 }
 
 static void tiny_evolution_is_deterministic_and_resumes_exactly(void **state)
 {
     (void)state;
-    struct data x;
-    data_init(&x);
+    struct enevo_test_evo_data x;
+    enevo_test_evo_data_init(&x, 12, 320, 80, 80);
     char a[512], b[512], err[ENEVO_ERR_LEN];
     snprintf(a, sizeof a, "%s/evo-a", enevo_test_tmpdir());
     snprintf(b, sizeof b, "%s/evo-b", enevo_test_tmpdir());
@@ -376,14 +354,14 @@ static void tiny_evolution_is_deterministic_and_resumes_exactly(void **state)
     free(sb);
     snprintf(pa, sizeof pa, "%s/best/model.enevo", a);
     assert_int_equal(access(pa, R_OK), 0);
-    data_free(&x);
+    enevo_test_evo_data_free(&x);
 }
 
 static void resume_refuses_changed_config_and_corrupt_checkpoint(void **state)
 {
     (void)state;
-    struct data x;
-    data_init(&x);
+    struct enevo_test_evo_data x;
+    enevo_test_evo_data_init(&x, 12, 320, 80, 80);
     char dir[512], err[ENEVO_ERR_LEN];
     snprintf(dir, sizeof dir, "%s/evo-c", enevo_test_tmpdir());
     struct enevo_evo_result r;
@@ -422,7 +400,7 @@ static void resume_refuses_changed_config_and_corrupt_checkpoint(void **state)
     assert_true(rc == ENEVO_ECORRUPT || rc == ENEVO_EFORMAT);
     free(r.best_phenotype);
     enevo_grammar_free(g);
-    data_free(&x);
+    enevo_test_evo_data_free(&x);
 }
 
 static void genotype_serialisation_round_trips(void **state)
@@ -487,8 +465,8 @@ static void partitioned_run_keeps_point_in_range_and_resumes(void **state)
     }
     world_free(&w);
 
-    struct data x;
-    data_init(&x);
+    struct enevo_test_evo_data x;
+    enevo_test_evo_data_init(&x, 12, 320, 80, 80);
     struct enevo_config c;
     tiny_config(&c);
     c.model_partition = true;
@@ -526,7 +504,7 @@ static void partitioned_run_keeps_point_in_range_and_resumes(void **state)
         assert_int_equal(access(pa, R_OK), 0);
     }
     enevo_meter_close(m);
-    data_free(&x);
+    enevo_test_evo_data_free(&x);
 }
 
 const struct CMUnitTest enevo_tests_evo[] = {

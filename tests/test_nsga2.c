@@ -24,6 +24,8 @@
 #include "enevo/energy.h"
 #include "enevo/evo.h"
 #include "enevo/grammar.h"
+#include "enevo/model.h"
+#include "enevo/phenotype.h"
 #include "enevo/pareto.h"
 
 /* ---- config ---- */
@@ -109,28 +111,6 @@ static void nsga2_config_keys_parse_and_round_trip(void **state)
 
 /* ---- small runs on generated data ---- */
 
-struct data {
-    struct enevo_dataset tr, val, fit, test;
-    struct enevo_evo_data d;
-};
-
-static void data_init(struct data *x)
-{
-    assert_int_equal(enevo_dataset_synthetic(240, 1, 12, 12, 10, 1, &x->tr), 0);
-    assert_int_equal(enevo_dataset_synthetic(60, 1, 12, 12, 10, 2, &x->val), 0);
-    assert_int_equal(enevo_dataset_synthetic(60, 1, 12, 12, 10, 3, &x->fit), 0);
-    assert_int_equal(enevo_dataset_synthetic(60, 1, 12, 12, 10, 4, &x->test), 0);
-    x->d = (struct enevo_evo_data){&x->tr, &x->val, &x->fit, &x->test, 0.0f, 1.0f};
-}
-
-static void data_free(struct data *x)
-{
-    enevo_dataset_free(&x->tr);
-    enevo_dataset_free(&x->val);
-    enevo_dataset_free(&x->fit);
-    enevo_dataset_free(&x->test);
-}
-
 static void tiny_nsga2(struct enevo_config *c)
 {
     enevo_config_defaults(c);
@@ -158,7 +138,7 @@ static void tiny_nsga2(struct enevo_config *c)
 }
 
 static int run_cfg(const struct enevo_config *c, struct enevo_meter *m, const char *dir,
-                   struct data *x, int stop_after, struct enevo_evo_result *res, char *err,
+                   struct enevo_test_evo_data *x, int stop_after, struct enevo_evo_result *res, char *err,
                    size_t errlen)
 {
     struct enevo_grammar *g;
@@ -224,18 +204,6 @@ static int assert_same_dir(const char *a, const char *b, const char *sub)
     return n;
 }
 
-static int count_lines(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    int n = 0, ch;
-    while ((ch = fgetc(f)) != EOF)
-        n += ch == '\n';
-    fclose(f);
-    return n;
-}
-
 /* The hypervolume of the last generations.csv row equals that of the
  * front.csv points, computed here from the file. */
 static void check_hypervolume(const char *dir)
@@ -294,8 +262,8 @@ static void check_hypervolume(const char *dir)
 static void nsga2_run_reproduces_and_resumes_exactly(void **state)
 {
     (void)state;
-    struct data x;
-    data_init(&x);
+    struct enevo_test_evo_data x;
+    enevo_test_evo_data_init(&x, 12, 240, 60, 60);
     struct enevo_config c;
     tiny_nsga2(&c);
     char err[ENEVO_ERR_LEN];
@@ -326,9 +294,9 @@ static void nsga2_run_reproduces_and_resumes_exactly(void **state)
     assert_same_file(a, b, "best/model.enevo");
     char path[1024];
     snprintf(path, sizeof path, "%s/stats.csv", a);
-    assert_int_equal(count_lines(path), 1 + 7);
+    assert_int_equal(enevo_test_count_lines(path), 1 + 7);
     snprintf(path, sizeof path, "%s/generations.csv", a);
-    assert_int_equal(count_lines(path), 1 + 3);
+    assert_int_equal(enevo_test_count_lines(path), 1 + 3);
     check_hypervolume(a);
     /* models/ keeps the survivors' files only. */
     snprintf(path, sizeof path, "%s/models", a);
@@ -372,7 +340,7 @@ static void nsga2_run_reproduces_and_resumes_exactly(void **state)
         fail_msg("%s", err);
     assert_true(r.finished);
     snprintf(path, sizeof path, "%s/front/front.csv", inf);
-    assert_int_equal(count_lines(path), 1);
+    assert_int_equal(enevo_test_count_lines(path), 1);
     snprintf(path, sizeof path, "%s/generations.csv", inf);
     char *gs = enevo_test_slurp(path);
     assert_non_null(strstr(gs, "\n2,7,3,"));
@@ -395,7 +363,7 @@ static void nsga2_run_reproduces_and_resumes_exactly(void **state)
     assert_int_equal(run_cfg(&c, m, z, &x, 0, &r, err, sizeof err), ENEVO_EINVAL);
     assert_non_null(strstr(err, "evolutionary.objectives"));
     enevo_meter_close(m);
-    data_free(&x);
+    enevo_test_evo_data_free(&x);
 }
 
 /* A run directory of an enevo before this one: its checkpoint is version 1
@@ -403,8 +371,8 @@ static void nsga2_run_reproduces_and_resumes_exactly(void **state)
 static void nsga2_version1_checkpoint_still_resumes(void **state)
 {
     (void)state;
-    struct data x;
-    data_init(&x);
+    struct enevo_test_evo_data x;
+    enevo_test_evo_data_init(&x, 12, 240, 60, 60);
     struct enevo_config c;
     tiny_nsga2(&c);
     c.strategy = ENEVO_STRATEGY_ONE_PLUS_LAMBDA;
@@ -447,75 +415,10 @@ static void nsga2_version1_checkpoint_still_resumes(void **state)
         fail_msg("resuming a version 1 checkpoint: %s", err);
     assert_true(r.finished);
     assert_same_file(a, b, "stats.csv");
-    data_free(&x);
+    enevo_test_evo_data_free(&x);
 }
 
 /* ---- the command line ---- */
-
-static const char *bin(void)
-{
-    const char *b = getenv("ENEVO_BIN");
-    return b ? b : "build/enevo";
-}
-
-static int run(char *out, size_t outlen, const char *fmt, ...)
-{
-    char args[2048], cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", bin(), args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, outlen - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static void put_be32(unsigned char *b, uint32_t v)
-{
-    b[0] = (unsigned char)(v >> 24);
-    b[1] = (unsigned char)(v >> 16);
-    b[2] = (unsigned char)(v >> 8);
-    b[3] = (unsigned char)v;
-}
-
-/* Synthetic images as gzipped IDX files under dir/. */
-static void write_idx(const char *dir, const char *prefix, int n, uint64_t seed)
-{
-    struct enevo_dataset d;
-    assert_int_equal(enevo_dataset_synthetic(n, 1, 12, 12, 10, seed, &d), 0);
-    float lo = 1e30f, hi = -1e30f;
-    for (size_t i = 0; i < (size_t)n * 144; i++) {
-        lo = d.x[i] < lo ? d.x[i] : lo;
-        hi = d.x[i] > hi ? d.x[i] : hi;
-    }
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte.gz", dir, prefix);
-    gzFile f = gzopen(path, "wb");
-    assert_non_null(f);
-    unsigned char h[16];
-    put_be32(h, 0x803);
-    put_be32(h + 4, (uint32_t)n);
-    put_be32(h + 8, 12);
-    put_be32(h + 12, 12);
-    gzwrite(f, h, 16);
-    for (size_t i = 0; i < (size_t)n * 144; i++) {
-        unsigned char px = (unsigned char)(255.0f * (d.x[i] - lo) / (hi - lo));
-        gzwrite(f, &px, 1);
-    }
-    gzclose(f);
-    snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte.gz", dir, prefix);
-    f = gzopen(path, "wb");
-    put_be32(h, 0x801);
-    put_be32(h + 4, (uint32_t)n);
-    gzwrite(f, h, 8);
-    gzwrite(f, d.y, (unsigned)n);
-    gzclose(f);
-    enevo_dataset_free(&d);
-}
 
 /* The acceptance check: an NSGA-II run killed with SIGKILL while it works,
  * then `enevo resume`, gives the stats.csv and front/ of a run that never
@@ -526,8 +429,8 @@ static void nsga2_killed_with_sigkill_resumes_exactly(void **state)
     char dir[512], cfg[600], out[32768];
     snprintf(dir, sizeof dir, "%s/nsga2cli", enevo_test_tmpdir());
     mkdir(dir, 0755);
-    write_idx(dir, "train", 500, 5);
-    write_idx(dir, "t10k", 100, 6);
+    enevo_test_write_idx(dir, "train", 500, 10, 5);
+    enevo_test_write_idx(dir, "t10k", 100, 10, 6);
     snprintf(cfg, sizeof cfg, "%s/pareto.yaml", dir);
     FILE *f = fopen(cfg, "w");
     fprintf(f, "defaults: builtin\n"
@@ -540,7 +443,7 @@ static void nsga2_killed_with_sigkill_resumes_exactly(void **state)
                "energy:\n  meter: model\n",
             dir);
     fclose(f);
-    int rc = run(out, sizeof out, "evolve %s --seed 3 --threads 2 --run-dir %s/a", cfg, dir);
+    int rc = enevo_test_cli(out, sizeof out, "evolve %s --seed 3 --threads 2 --run-dir %s/a", cfg, dir);
     if (rc)
         fail_msg("evolve failed (%d): %s", rc, out);
     assert_non_null(strstr(out, "NSGA-II (population 3, 2 children)"));
@@ -553,7 +456,7 @@ static void nsga2_killed_with_sigkill_resumes_exactly(void **state)
         int null = open("/dev/null", O_WRONLY);
         dup2(null, 1);
         dup2(null, 2);
-        execl(bin(), bin(), "evolve", cfg, "--seed", "3", "--threads", "2", "--run-dir", rundir,
+        execl(enevo_test_bin(), enevo_test_bin(), "evolve", cfg, "--seed", "3", "--threads", "2", "--run-dir", rundir,
               (char *)NULL);
         _exit(127);
     }
@@ -561,7 +464,7 @@ static void nsga2_killed_with_sigkill_resumes_exactly(void **state)
      * selection wrote front/. */
     int killed = 0;
     for (int i = 0; i < 6000 && !killed; i++) {
-        if (count_lines(stats) >= 6) {
+        if (enevo_test_count_lines(stats) >= 6) {
             kill(pid, SIGKILL);
             killed = 1;
         }
@@ -571,7 +474,7 @@ static void nsga2_killed_with_sigkill_resumes_exactly(void **state)
     waitpid(pid, &st, 0);
     assert_true(killed);
     assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
-    rc = run(out, sizeof out, "resume %s/b --threads 2", dir);
+    rc = enevo_test_cli(out, sizeof out, "resume %s/b --threads 2", dir);
     if (rc)
         fail_msg("resume failed (%d): %s", rc, out);
     assert_non_null(strstr(out, "resuming"));
@@ -582,12 +485,12 @@ static void nsga2_killed_with_sigkill_resumes_exactly(void **state)
     assert_same_dir(a, rundir, "front");
     check_hypervolume(a);
     /* enevo front: the table, then JSON with every member. */
-    rc = run(out, sizeof out, "front %s", a);
+    rc = enevo_test_cli(out, sizeof out, "front %s", a);
     if (rc)
         fail_msg("front failed (%d): %s", rc, out);
     assert_non_null(strstr(out, "non-dominated"));
     assert_non_null(strstr(out, "hypervolume"));
-    rc = run(out, sizeof out, "front %s --json", a);
+    rc = enevo_test_cli(out, sizeof out, "front %s --json", a);
     assert_int_equal(rc, 0);
     cJSON *j = cJSON_Parse(out);
     if (!j)
@@ -595,29 +498,57 @@ static void nsga2_killed_with_sigkill_resumes_exactly(void **state)
     char path[700];
     snprintf(path, sizeof path, "%s/front/front.csv", a);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "members")),
-                     count_lines(path) - 1);
+                     enevo_test_count_lines(path) - 1);
     assert_true(cJSON_IsNumber(cJSON_GetObjectItem(j, "hypervolume")));
     cJSON_Delete(j);
+    /* The cheapest member at any accuracy, copied out: a model file that
+     * loads and a phenotype that parses. */
+    rc = enevo_test_cli(out, sizeof out, "front %s --min-accuracy 0 --copy %s/pick", a, dir);
+    if (rc)
+        fail_msg("front --copy failed (%d): %s", rc, out);
+    assert_non_null(strstr(out, "picked: "));
+    char pm[800], perr[ENEVO_ERR_LEN];
+    snprintf(pm, sizeof pm, "%s/pick/model.enevo", dir);
+    struct enevo_model_file mf;
+    if (enevo_model_load(pm, &mf, perr, sizeof perr))
+        fail_msg("%s", perr);
+    enevo_model_file_free(&mf);
+    snprintf(pm, sizeof pm, "%s/pick/phenotype.txt", dir);
+    struct enevo_phenotype ph;
+    if (enevo_phenotype_load(pm, &ph, perr, sizeof perr))
+        fail_msg("%s", perr);
+    enevo_phenotype_free(&ph);
+    /* Nothing meets an impossible pair: exit 1, saying so. */
+    rc = enevo_test_cli(out, sizeof out, "front %s --min-accuracy 100 --max-energy 1uJ", a);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "picked: none"));
+    assert_int_equal(enevo_test_cli(out, sizeof out, "front %s --max-energy 3x", a), 2);
     /* A (1+λ) run has no front/: computed from stats.csv. */
-    rc = run(out, sizeof out,
+    rc = enevo_test_cli(out, sizeof out,
              "evolve --seed 3 --threads 2 --generations 1 --lambda 2 --epochs 1 --meter model "
              "--dataset %s --run-dir %s/es",
              dir, dir);
     if (rc)
         fail_msg("evolve failed (%d): %s", rc, out);
-    rc = run(out, sizeof out, "front %s/es --json", dir);
+    rc = enevo_test_cli(out, sizeof out, "front %s/es --json", dir);
     assert_int_equal(rc, 0);
     j = cJSON_Parse(out);
     assert_non_null(j);
     assert_string_equal(cJSON_GetObjectItem(j, "source")->valuestring, "stats.csv");
     assert_true(cJSON_GetArraySize(cJSON_GetObjectItem(j, "members")) >= 1);
     cJSON_Delete(j);
+    rc = enevo_test_cli(out, sizeof out, "front %s/es --max-energy 1 --json", dir);
+    assert_int_equal(rc, 0);
+    j = cJSON_Parse(out);
+    assert_non_null(j);
+    assert_true(cJSON_IsObject(cJSON_GetObjectItem(j, "picked")));
+    cJSON_Delete(j);
     /* Usage errors exit 2, a directory that is no run 1. */
-    assert_int_equal(run(out, sizeof out, "front"), 2);
-    assert_int_equal(run(out, sizeof out, "front %s --frobnicate", a), 2);
-    assert_int_equal(run(out, sizeof out, "front %s", dir), 1);
+    assert_int_equal(enevo_test_cli(out, sizeof out, "front"), 2);
+    assert_int_equal(enevo_test_cli(out, sizeof out, "front %s --frobnicate", a), 2);
+    assert_int_equal(enevo_test_cli(out, sizeof out, "front %s", dir), 1);
     assert_non_null(strstr(out, "not a run directory"));
-    assert_int_equal(run(out, sizeof out, "evolve --population 1 --run-dir %s/x", dir), 2);
+    assert_int_equal(enevo_test_cli(out, sizeof out, "evolve --population 1 --run-dir %s/x", dir), 2);
     assert_non_null(strstr(out, "--population"));
 }
 

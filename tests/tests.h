@@ -46,6 +46,9 @@ extern int enevo__tests_skipped;
     X(dropin)                \
     X(export)                \
     X(kernels)               \
+    X(install)               \
+    X(fault)                 \
+    X(fuzz_regress)          \
     X(cuda)
 
 #define ENEVO__TEST_DECL(g)                               \
@@ -66,5 +69,32 @@ const char *enevo_test_fixture(const char *name);
  * returning NULL; the caller then skips, or goes on with the project's own
  * files only. */
 const char *enevo_test_fixture_or_say(const char *name, const char *why);
+
+/* ---- tests/support.c ---- */
+
+/* The CLI under test: $ENEVO_BIN, else build/enevo. */
+const char *enevo_test_bin(void);
+/* Runs `enevo ARGS 2>&1` (ARGS printf-style); its output (truncated to
+ * outlen) into out; the exit status, or -1 if it did not exit. */
+int enevo_test_cli(char *out, size_t outlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Lines of a file, or -1 if it cannot be opened. */
+int enevo_test_count_lines(const char *path);
+/* DIR/PREFIX-images-idx3-ubyte.gz and -labels-idx1-ubyte.gz: n synthetic
+ * 1x12x12 images of `classes` classes. */
+void enevo_test_write_idx(const char *dir, const char *prefix, int n, int classes, uint64_t seed);
+
+#include "enevo/data.h"
+#include "enevo/evo.h"
+/* Small synthetic splits for in-process evolution runs: n_train / n_eval
+ * (validation and fitness each) / n_test images of 1 x side x side, 10
+ * classes. */
+struct enevo_test_evo_data {
+    struct enevo_dataset tr, val, fit, test;
+    struct enevo_evo_data d;
+};
+void enevo_test_evo_data_init(struct enevo_test_evo_data *x, int side, int n_train, int n_eval,
+                              int n_test);
+void enevo_test_evo_data_free(struct enevo_test_evo_data *x);
 
 #endif

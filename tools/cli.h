@@ -72,6 +72,21 @@ struct device {
     char desc[256]; /* "CPU, 2 threads", "NVIDIA H100 80GB HBM3" */
 };
 
+/* One row of the command table (tools/enevo.c): `enevo help`, the man page
+ * and the bash completion are all printed from it. */
+struct command {
+    const char *name;
+    int (*run)(const struct args *a);
+    const char *usage; /* without the leading "enevo " */
+    const char *help;
+    unsigned flags;
+};
+
+/* tools/help_gen.c: the man page (roff) and the bash completion script of
+ * the commands cmds[0..n-1]; return the exit status (1 if stdout failed). */
+int print_man(FILE *f, const struct command *cmds, size_t n);
+int print_bash_completion(FILE *f, const struct command *cmds, size_t n);
+
 /* Helpers (tools/cli.c). Each that can fail prints "enevo CMD: ..." on
  * stderr and returns 1 (the exit status), 0 on success. */
 int fail(const char *cmd, const char *err, int rc);

@@ -2,6 +2,8 @@
  * line's overrides), the data as it says, then the run (src/evo/). */
 #include <cjson/cJSON.h>
 #include <omp.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,31 @@
 #include "enevo/evo.h"
 #include "enevo/grammar.h"
 #include "enevo/io.h"
+
+/* SIGINT/SIGTERM during a run: the first asks the run to stop (training
+ * checks between batches; the run's last checkpoint stays what a resume
+ * starts from), a second one exits at once, which is as safe as kill -9
+ * (every run file is replaced atomically or cut back on resume). */
+static void on_stop_signal(int sig)
+{
+    if (enevo_stop_requested())
+        _exit(128 + sig);
+    enevo_request_stop(sig);
+    static const char msg[] = "\nenevo: stopping: the current network is abandoned, the last "
+                              "checkpoint stays (again to exit at once)\n";
+    ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)w;
+}
+
+static void catch_stop_signals(bool on)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on ? on_stop_signal : SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
 
 /* An image folder's class names, one a line in label order, to
  * RUN_DIR/classes.txt. */
@@ -119,10 +146,29 @@ static int run_evolution(const char *cmd, const struct args *a, struct enevo_con
                         "reproduce from the seed (default_train_epochs does)\n",
                 cmd, c->default_train_time);
     struct enevo_evo_result res;
+    enevo_clear_stop();
+    catch_stop_signals(true);
     rc = enevo_evolve(c, config_text, g, grammar_text, &ed, &o, &res, err, sizeof err);
+    catch_stop_signals(false);
     enevo_meter_close(meter);
+    if (rc == ENEVO_EINTERRUPTED) {
+        int sig = enevo_stop_requested();
+        fprintf(stderr,
+                "enevo %s: %s; %d evaluations are in the checkpoint: continue with\n"
+                "  enevo resume %s\n",
+                cmd, err, res.evaluations, run_dir);
+        free(res.best_phenotype);
+        status = sig > 0 && sig < 64 ? 128 + sig : 130;
+        goto out;
+    }
     if (rc) {
         fail(cmd, err, rc);
+        if (rc == ENEVO_EIO)
+            fprintf(stderr,
+                    "enevo %s: the run directory's last checkpoint, stats.csv and models are "
+                    "intact; once the cause is fixed (disk space, permissions), continue with\n"
+                    "  enevo resume %s\n",
+                    cmd, run_dir);
         free(res.best_phenotype);
         goto out;
     }

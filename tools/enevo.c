@@ -11,16 +11,7 @@
 
 #include "cli.h"
 #include "enevo/data.h"
-
-#define ENEVO_VERSION "0.1.0"
-
-struct command {
-    const char *name;
-    int (*run)(const struct args *a);
-    const char *usage;
-    const char *help;
-    unsigned flags;
-};
+#include "enevo/version.h"
 
 static const struct command *find_command(const char *name);
 
@@ -293,19 +284,28 @@ static const struct command commands[] = {
      "(pixel - mean) / std, stated in the ONNX metadata and the C header. --logits leaves\n"
      "out the output softmax. See README.md (\"Export\") and docs/FORMATS.md.",
      0},
-    {"front", cmd_front, "front RUN_DIR [--json]",
+    {"front", cmd_front, "front RUN_DIR [--min-accuracy A] [--max-energy E] [--copy DIR] [--json]",
      "The non-dominated individuals of a run. An NSGA-II run (evolutionary.strategy: nsga2)\n"
      "keeps them in RUN_DIR/front/: front.csv (objectives, constraint violation, test\n"
      "accuracy, model file), the model files and front.json (with the hypervolume); for a\n"
      "(1+lambda) run they are computed from stats.csv (accuracy max, energy per inference\n"
-     "min, FLOPs when no energy was measured). --json prints one JSON object.",
+     "min, FLOPs when no energy was measured). --json prints one JSON object.\n"
+     "--min-accuracy A (fitness-split accuracy, 0.87 or 87) and --max-energy E (joules per\n"
+     "inference: 0.0002, 200uJ, 0.2mJ) pick the cheapest member that meets both (exit 1 if\n"
+     "none does); --copy DIR writes its model.enevo (when the run kept it), phenotype.txt\n"
+     "and metrics.json there.",
      0},
-    {"help", cmd_help, "help [COMMAND]", "Show the commands, or one command's flags.", 0},
+    {"help", cmd_help, "help [COMMAND] [--man] [--bash-completion]",
+     "Show the commands, or one command's flags. --man prints this manual as a man page\n"
+     "(roff), --bash-completion a bash completion script; both are made from the table\n"
+     "'enevo help' prints, and make install installs them.",
+     0},
 };
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
 
 static const struct command *find_command(const char *name)
 {
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    for (size_t i = 0; i < N_COMMANDS; i++)
         if (!strcmp(commands[i].name, name))
             return &commands[i];
     return NULL;
@@ -313,8 +313,8 @@ static const struct command *find_command(const char *name)
 
 static void print_usage(FILE *f)
 {
-    fprintf(f, "enevo %s — energy-aware neuroevolution\n\nusage:\n", ENEVO_VERSION);
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    fprintf(f, "enevo %s — energy-aware neuroevolution\n\nusage:\n", enevo_version());
+    for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(f, "  enevo %s\n", commands[i].usage);
     fprintf(f, "\n'enevo help COMMAND' explains one command.\n");
 }
@@ -337,7 +337,9 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("enevo %s\n", ENEVO_VERSION);
+        /* The library's version and the backends this build has (cuda
+         * with make CUDA=1), so a bug report says which enevo ran. */
+        printf("enevo %s\nbackends: %s\n", enevo_version(), enevo_backends());
         return 0;
     }
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
@@ -358,6 +360,13 @@ int main(int argc, char **argv)
     if (c->run == cmd_front)
         return enevo_tool_front(argc - 2, argv + 2);
     if (c->run == cmd_help) {
+        if (argc == 3 && !strcmp(argv[2], "--man"))
+            return print_man(stdout, commands, N_COMMANDS);
+        if (argc == 3 && !strcmp(argv[2], "--bash-completion"))
+            return print_bash_completion(stdout, commands, N_COMMANDS);
+        if (argc > 3 || (argc == 3 && argv[2][0] == '-' && strcmp(argv[2], "-h") &&
+                         strcmp(argv[2], "--help")))
+            return usage_error(c, "unexpected argument '%s'", argv[argc - 1]);
         memset(&a, 0, sizeof a);
         a.positional = argc > 2 ? argv[2] : NULL;
         return cmd_help(&a);

@@ -49,6 +49,8 @@
 #ifndef ENEVO_CONFIG_H
 #define ENEVO_CONFIG_H
 
+#include "enevo/api.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -115,6 +117,10 @@ struct enevo_config {
     long max_params;           /* ours: larger networks are invalid (memory guard); 0 = none */
     double max_mflops;         /* ours: forward MFLOP per image above which a network is
                                   invalid (time guard); 0 = none */
+    double max_memory_mb;      /* ours: a network whose training (or measurement) needs
+                                  more memory than this (estimated from its plan, before
+                                  anything is allocated) is invalid; 0 = auto: 3/4 of the
+                                  machine's memory, or the GPU's free memory */
     uint64_t seed;
     struct enevo_mutation_cfg mutation;
     /* Multi-objective search (ours; README "Evolution strategies"). Keys
@@ -197,17 +203,17 @@ struct enevo_config_origin {
 };
 
 /* The built-in defaults (configs/default.yaml's values). */
-void enevo_config_defaults(struct enevo_config *c);
+ENEVO_API void enevo_config_defaults(struct enevo_config *c);
 /* Parse YAML/JSON text over *c: every key the text leaves out keeps its
  * value in *c (an overlay). Right for complete texts (config.used.yaml) and
  * programs that build configs; a user's file goes through
  * enevo_config_parse_user. */
-int enevo_config_parse(const char *text, const char *source, struct enevo_config *c,
-                       FILE *warnings, char *err, size_t errlen);
+ENEVO_API int enevo_config_parse(const char *text, const char *source, struct enevo_config *c,
+                                 FILE *warnings, char *err, size_t errlen);
 /* Load a file over the built-in defaults (an overlay, as
  * enevo_config_parse); path NULL gives the built-in default config. */
-int enevo_config_load(const char *path, struct enevo_config *c, FILE *warnings, char *err,
-                      size_t errlen);
+ENEVO_API int enevo_config_load(const char *path, struct enevo_config *c, FILE *warnings, char *err,
+                                size_t errlen);
 /* A config file as ENERGIZE reads it (README "Config"): keys the file sets
  * are taken as they are; of those it leaves out, energize.seed_model is
  * absent (generation 0 is random networks of the grammar),
@@ -217,30 +223,30 @@ int enevo_config_load(const char *path, struct enevo_config *c, FILE *warnings, 
  * with the top-level key `defaults: builtin` is instead laid over the whole
  * built-in default, seed included. `origin` (may be NULL) gets where each
  * value came from. */
-int enevo_config_parse_user(const char *text, const char *source, struct enevo_config *c,
-                            struct enevo_config_origin *origin, FILE *warnings, char *err,
-                            size_t errlen);
-int enevo_config_load_user(const char *path, struct enevo_config *c,
-                           struct enevo_config_origin *origin, FILE *warnings, char *err,
-                           size_t errlen);
+ENEVO_API int enevo_config_parse_user(const char *text, const char *source, struct enevo_config *c,
+                                      struct enevo_config_origin *origin, FILE *warnings, char *err,
+                                      size_t errlen);
+ENEVO_API int enevo_config_load_user(const char *path, struct enevo_config *c,
+                                     struct enevo_config_origin *origin, FILE *warnings, char *err,
+                                     size_t errlen);
 /* Records that `path` came from `from` (replacing an earlier record). */
-void enevo_config_origin_mark(struct enevo_config_origin *o, const char *path, int from);
+ENEVO_API void enevo_config_origin_mark(struct enevo_config_origin *o, const char *path, int from);
 /* Where `path` came from: its own record or its nearest recorded parent's;
  * ENEVO_FROM_DEFAULT when none. */
-int enevo_config_origin_of(const struct enevo_config_origin *o, const char *path);
+ENEVO_API int enevo_config_origin_of(const struct enevo_config_origin *o, const char *path);
 /* enevo_config_format with a trailing comment on every value line naming
  * where it came from ("# file", "# built-in default", "# ENERGIZE (not in
  * the file)", "# command line"). Caller frees; NULL when out of memory. */
-char *enevo_config_format_origin(const struct enevo_config *c,
-                                 const struct enevo_config_origin *o);
+ENEVO_API char *enevo_config_format_origin(const struct enevo_config *c,
+                                           const struct enevo_config_origin *o);
 
 /* The effective configuration as canonical YAML (every key; parses back to
  * the same struct). Caller frees; NULL when out of memory. */
-char *enevo_config_format(const struct enevo_config *c);
+ENEVO_API char *enevo_config_format(const struct enevo_config *c);
 
 /* The built-in default config and grammar texts (configs/default.yaml and
  * configs/default.grammar, compiled in). */
-const char *enevo_default_config_text(void);
-const char *enevo_default_grammar_text(void);
+ENEVO_API const char *enevo_default_config_text(void);
+ENEVO_API const char *enevo_default_grammar_text(void);
 
 #endif

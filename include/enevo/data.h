@@ -16,6 +16,8 @@
 #ifndef ENEVO_DATA_H
 #define ENEVO_DATA_H
 
+#include "enevo/api.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -81,7 +83,7 @@ struct enevo_data_opts {
     bool u8;
 };
 /* Default options (u8 true). */
-struct enevo_data_opts enevo_data_opts_default(void);
+ENEVO_API struct enevo_data_opts enevo_data_opts_default(void);
 
 /* Load a dataset named by `spec`: "FORMAT:PATH" with FORMAT one of idx,
  * cifar10, cifar100, npz, npy (a directory of x_train.npy, ...), folder;
@@ -93,36 +95,37 @@ struct enevo_data_opts enevo_data_opts_default(void);
  * o->norm_*). Train and test must have one image shape; test labels must be
  * below the training set's class count. Errors name the file and what was
  * wrong. o may be NULL (defaults). */
-int enevo_data_open(const char *spec, const struct enevo_data_opts *o, struct enevo_data *out,
-                    char *err, size_t errlen);
+ENEVO_API int enevo_data_open(const char *spec, const struct enevo_data_opts *o,
+                              struct enevo_data *out, char *err, size_t errlen);
 
 /* Read one IDX image file (idx3, ubyte) and its IDX label file (idx1,
  * ubyte). Each path may name a raw file or a .gz; when `path` does not exist
  * `path.gz` is tried. Pixels are scaled to [0, 1] (not normalised). Errors
  * name the file: missing, wrong magic, truncated, count mismatch. */
-int enevo_idx_load(const char *images_path, const char *labels_path, struct enevo_dataset *out,
-                   char *err, size_t errlen);
+ENEVO_API int enevo_idx_load(const char *images_path, const char *labels_path,
+                             struct enevo_dataset *out, char *err, size_t errlen);
 
 /* enevo_data_open(dir, NULL, ...): kept for IDX callers; also detects the
  * other formats. */
-int enevo_data_load(const char *dir, struct enevo_data *out, char *err, size_t errlen);
+ENEVO_API int enevo_data_load(const char *dir, struct enevo_data *out, char *err, size_t errlen);
 
 /* Bilinear resize of every image to size x size (torchvision Resize,
  * antialias off), in place (reallocates x). For ENERGIZE's 32x32 inputs. */
-int enevo_dataset_resize(struct enevo_dataset *d, int size, char *err, size_t errlen);
+ENEVO_API int enevo_dataset_resize(struct enevo_dataset *d, int size, char *err, size_t errlen);
 
 /* Images first .. first+n-1 of d as the floats a network takes, into dst
  * ([n, c, h, w]): a copy of x, or u8 mapped as described above. */
-void enevo_dataset_images(const struct enevo_dataset *d, int first, int n, float *dst);
+ENEVO_API void enevo_dataset_images(const struct enevo_dataset *d, int first, int n, float *dst);
 /* The same for images idx[0..n-1]. */
-void enevo_dataset_gather(const struct enevo_dataset *d, const int *idx, int n, float *dst);
+ENEVO_API void enevo_dataset_gather(const struct enevo_dataset *d, const int *idx, int n,
+                                    float *dst);
 /* A u8 set becomes a float set in place (x allocated, u8 freed; a
  * borrowed set gets its own x and stops borrowing images). Nothing for a
  * float set. */
-int enevo_dataset_to_float(struct enevo_dataset *d, char *err, size_t errlen);
+ENEVO_API int enevo_dataset_to_float(struct enevo_dataset *d, char *err, size_t errlen);
 
-void enevo_dataset_free(struct enevo_dataset *d);
-void enevo_data_free(struct enevo_data *d);
+ENEVO_API void enevo_dataset_free(struct enevo_dataset *d);
+ENEVO_API void enevo_data_free(struct enevo_data *d);
 
 /* Stratified, seeded split of `all` into three disjoint sets of n_train,
  * n_val and n_fit images (n_train + n_val + n_fit <= all->n); each set keeps
@@ -133,17 +136,18 @@ void enevo_data_free(struct enevo_data *d);
 struct enevo_split {
     struct enevo_dataset train, validation, fitness;
 };
-int enevo_data_split(const struct enevo_dataset *all, int n_train, int n_val, int n_fit,
-                     uint64_t seed, struct enevo_split *out, char *err, size_t errlen);
-void enevo_split_free(struct enevo_split *s);
+ENEVO_API int enevo_data_split(const struct enevo_dataset *all, int n_train, int n_val, int n_fit,
+                               uint64_t seed, struct enevo_split *out, char *err, size_t errlen);
+ENEVO_API void enevo_split_free(struct enevo_split *s);
 /* The same sets as enevo_data_split (same seed, same images in the same
  * order), made by permuting `all`'s images in place and taking them: no
  * second copy of a large training set. `all` is left with no images; the
  * training set owns the block, the other two borrow from it, so free them
  * together with enevo_split_free. With a u8 set, the fitness set gets its
  * own floats (as above) and does not borrow. */
-int enevo_data_split_take(struct enevo_dataset *all, int n_train, int n_val, int n_fit,
-                          uint64_t seed, struct enevo_split *out, char *err, size_t errlen);
+ENEVO_API int enevo_data_split_take(struct enevo_dataset *all, int n_train, int n_val, int n_fit,
+                                    uint64_t seed, struct enevo_split *out, char *err,
+                                    size_t errlen);
 
 /* How the config's fractions of the n training images become set sizes.
  * ENEVO_SPLIT_ENEVO: each fraction of n, rounded to nearest (the fitness
@@ -156,18 +160,18 @@ int enevo_data_split_take(struct enevo_dataset *all, int n_train, int n_val, int
  * enevo's seeded stratified draw either way (scikit-learn's draw cannot be
  * reproduced without its RNG). */
 enum enevo_split_method { ENEVO_SPLIT_ENEVO = 0, ENEVO_SPLIT_ENERGIZE = 1 };
-int enevo_split_sizes(int n, double train, double val, double fit, int method, int *n_train,
-                      int *n_val, int *n_fit, char *err, size_t errlen);
+ENEVO_API int enevo_split_sizes(int n, double train, double val, double fit, int method,
+                                int *n_train, int *n_val, int *n_fit, char *err, size_t errlen);
 
 /* Stratified seeded subset of n images of d (a copy, u8 when d is), e.g.
  * --train-subset. */
-int enevo_dataset_subset(const struct enevo_dataset *d, int n, uint64_t seed,
-                         struct enevo_dataset *out, char *err, size_t errlen);
+ENEVO_API int enevo_dataset_subset(const struct enevo_dataset *d, int n, uint64_t seed,
+                                   struct enevo_dataset *out, char *err, size_t errlen);
 
 /* Generated data for tests: n images of c x h x w in n_classes classes, each
  * class a distinct pattern plus noise, so a small network can learn it. */
-int enevo_dataset_synthetic(int n, int c, int h, int w, int n_classes, uint64_t seed,
-                            struct enevo_dataset *out);
+ENEVO_API int enevo_dataset_synthetic(int n, int c, int h, int w, int n_classes, uint64_t seed,
+                                      struct enevo_dataset *out);
 
 /* ---- augmentation: ENERGIZE's network.learning.augmentation transforms ----
  *
@@ -214,19 +218,20 @@ struct enevo_augment {
 };
 
 /* The config key of a kind ("random_crop"), or -1 / NULL. */
-const char *enevo_aug_name(int kind);
-int enevo_aug_kind(const char *name);
+ENEVO_API const char *enevo_aug_name(int kind);
+ENEVO_API int enevo_aug_kind(const char *name);
 /* Does the pipeline draw random numbers (test pipelines may not)? */
-int enevo_aug_is_random(int kind);
+ENEVO_API int enevo_aug_is_random(int kind);
 /* Checks the pipeline against c x h x w images: every op's size fits, the
  * result has the input's size, normalize has c (or 1) values. */
-int enevo_augment_check(const struct enevo_augment *a, int c, int h, int w, char *err,
-                        size_t errlen);
+ENEVO_API int enevo_augment_check(const struct enevo_augment *a, int c, int h, int w, char *err,
+                                  size_t errlen);
 /* Floats of scratch enevo_augment_image needs for c x h x w images. */
-size_t enevo_augment_scratch(const struct enevo_augment *a, int c, int h, int w);
+ENEVO_API size_t enevo_augment_scratch(const struct enevo_augment *a, int c, int h, int w);
 /* Augments one normalised image src ([c, h, w]) into dst, with the draws of
  * (a->seed, epoch, index). scratch: enevo_augment_scratch floats. */
-void enevo_augment_image(const struct enevo_augment *a, uint64_t epoch, uint64_t index, int c,
-                         int h, int w, const float *src, float *dst, float *scratch);
+ENEVO_API void enevo_augment_image(const struct enevo_augment *a, uint64_t epoch, uint64_t index,
+                                   int c, int h, int w, const float *src, float *dst,
+                                   float *scratch);
 
 #endif

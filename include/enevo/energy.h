@@ -21,6 +21,8 @@
 #ifndef ENEVO_ENERGY_H
 #define ENEVO_ENERGY_H
 
+#include "enevo/api.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -81,22 +83,24 @@ struct enevo_meter {
     double last_j, last_t;
 };
 
-struct enevo_meter_cfg enevo_meter_defaults(void);
+ENEVO_API struct enevo_meter_cfg enevo_meter_defaults(void);
 /* name: auto | nvml | rapl | model | fake. For auto, *chosen (if not NULL)
  * gets a sentence saying which meter was picked and why: on a GPU nvml,
  * else rapl, else the model estimate. Caller closes. */
-int enevo_meter_open(const char *name, const struct enevo_meter_cfg *cfg, struct enevo_meter **out,
-                     char *chosen, size_t chosen_len, char *err, size_t errlen);
-void enevo_meter_close(struct enevo_meter *m);
-int enevo_meter_read(struct enevo_meter *m, double *joules, double *t, char *err, size_t errlen);
+ENEVO_API int enevo_meter_open(const char *name, const struct enevo_meter_cfg *cfg,
+                               struct enevo_meter **out, char *chosen, size_t chosen_len, char *err,
+                               size_t errlen);
+ENEVO_API void enevo_meter_close(struct enevo_meter *m);
+ENEVO_API int enevo_meter_read(struct enevo_meter *m, double *joules, double *t, char *err,
+                               size_t errlen);
 
 /* The model estimate for a network, without running it (J per image,
  * and its parts). Deterministic. */
 struct enevo_estimate {
     double j_per_inference, dynamic_j, static_j, latency_s, power_w;
 };
-void enevo_energy_estimate(const struct enevo_meter_cfg *cfg, double flops, double bytes,
-                           struct enevo_estimate *out);
+ENEVO_API void enevo_energy_estimate(const struct enevo_meter_cfg *cfg, double flops, double bytes,
+                                     struct enevo_estimate *out);
 
 /* ---- the protocol ---- */
 
@@ -121,7 +125,7 @@ struct enevo_measurement {
     bool estimate;
 };
 
-struct enevo_measure_opts enevo_measure_defaults(const struct enevo_meter *m);
+ENEVO_API struct enevo_measure_opts enevo_measure_defaults(const struct enevo_meter *m);
 /* Measure inference of `net` (an inference net; its batch is the
  * measurement batch) on the batch x: idle baseline, warm-up, R windows of at
  * least window_s each (aligned to counter ticks where the meter ticks),
@@ -129,11 +133,11 @@ struct enevo_measure_opts enevo_measure_defaults(const struct enevo_meter *m);
  * the windows rerun the net on it (enevo_net_forward_again) and synchronise
  * the device at both ends, so they hold the work and no copies; the latency
  * is a window's time over its passes. */
-int enevo_measure(struct enevo_net *net, const float *x, struct enevo_meter *m,
-                  const struct enevo_measure_opts *o, struct enevo_measurement *out, char *err,
-                  size_t errlen);
+ENEVO_API int enevo_measure(struct enevo_net *net, const float *x, struct enevo_meter *m,
+                            const struct enevo_measure_opts *o, struct enevo_measurement *out,
+                            char *err, size_t errlen);
 /* Median of v[0..n) and the distribution-free 95% CI of the median from
  * order statistics (sorts v in place). */
-void enevo_median_ci(double *v, int n, double *median, double *lo, double *hi);
+ENEVO_API void enevo_median_ci(double *v, int n, double *median, double *lo, double *hi);
 
 #endif

@@ -13,6 +13,8 @@
 #ifndef ENEVO_ERROR_H
 #define ENEVO_ERROR_H
 
+#include "enevo/api.h"
+
 #include <stddef.h>
 
 #define ENEVO_ERR_LEN 512
@@ -28,7 +30,8 @@
     X(CORRUPT, -7, "corrupted file (checksum mismatch)")                \
     X(VERSION, -8, "unsupported file version")                          \
     X(UNSUPPORTED, -9, "not supported on this machine")                 \
-    X(NUMERIC, -10, "numerical failure (NaN or infinity)")
+    X(NUMERIC, -10, "numerical failure (NaN or infinity)")             \
+    X(INTERRUPTED, -11, "interrupted (a stop was requested)")
 
 enum enevo_status {
     ENEVO_OK = 0,
@@ -38,11 +41,11 @@ enum enevo_status {
 };
 
 /* Static description of a status code; never NULL. */
-const char *enevo_strerror(int status);
+ENEVO_API const char *enevo_strerror(int status);
 
 /* printf-style write into a caller-owned message buffer (err may be NULL).
  * Returns `status`, so callers can `return enevo_errf(err, n, ENEVO_EIO, ...)`. */
-int enevo_errf(char *err, size_t errlen, int status, const char *fmt, ...)
+ENEVO_API int enevo_errf(char *err, size_t errlen, int status, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 4, 5)))
 #endif

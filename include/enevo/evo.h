@@ -15,6 +15,8 @@
 #ifndef ENEVO_EVO_H
 #define ENEVO_EVO_H
 
+#include "enevo/api.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -56,32 +58,34 @@ struct enevo_evo_space {
     int macro_sym[ENEVO_MAX_MACRO];
 };
 
-int enevo_space_init(struct enevo_evo_space *s, const struct enevo_config *c,
-                     const struct enevo_grammar *g, char *err, size_t errlen);
+ENEVO_API int enevo_space_init(struct enevo_evo_space *s, const struct enevo_config *c,
+                               const struct enevo_grammar *g, char *err, size_t errlen);
 
 /* A random individual: each module type once, in config order, with a
  * layer count drawn from network_structure_init. */
-int enevo_genotype_random(const struct enevo_evo_space *s, enevo_rng *rng,
-                          struct enevo_genotype *out);
+ENEVO_API int enevo_genotype_random(const struct enevo_evo_space *s, enevo_rng *rng,
+                                    struct enevo_genotype *out);
 /* The genotype of a known phenotype (ENERGIZE's seed_model), its layers
  * assigned to the config's modules in order; tokens must be in the order the
  * grammar writes them (the canonical phenotype order). A macro rule the
  * phenotype lacks (model_partition) is drawn from rng (NULL: an error). */
-int enevo_genotype_encode(const struct enevo_evo_space *s, const char *phenotype, enevo_rng *rng,
-                          struct enevo_genotype *out, char *err, size_t errlen);
-int enevo_genotype_copy(const struct enevo_genotype *src, struct enevo_genotype *dst);
-void enevo_genotype_free(struct enevo_genotype *gt);
-int enevo_genotype_layer_count(const struct enevo_genotype *gt);
+ENEVO_API int enevo_genotype_encode(const struct enevo_evo_space *s, const char *phenotype,
+                                    enevo_rng *rng, struct enevo_genotype *out, char *err,
+                                    size_t errlen);
+ENEVO_API int enevo_genotype_copy(const struct enevo_genotype *src, struct enevo_genotype *dst);
+ENEVO_API void enevo_genotype_free(struct enevo_genotype *gt);
+ENEVO_API int enevo_genotype_layer_count(const struct enevo_genotype *gt);
 /* The phenotype text (one layer per line with global input ids, then the
  * output layer, then the macro rules). Repairs the DSGE genotypes (may draw
  * from rng). Caller frees. */
-int enevo_genotype_phenotype(const struct enevo_evo_space *s, struct enevo_genotype *gt,
-                             enevo_rng *rng, char **text);
+ENEVO_API int enevo_genotype_phenotype(const struct enevo_evo_space *s, struct enevo_genotype *gt,
+                                       enevo_rng *rng, char **text);
 /* Serialise / restore, for checkpoints. */
-int enevo_genotype_write(const struct enevo_genotype *gt, unsigned char **buf, size_t *len,
-                         size_t *cap);
-int enevo_genotype_read(const struct enevo_evo_space *s, const unsigned char *buf, size_t len,
-                        size_t *pos, struct enevo_genotype *out, char *err, size_t errlen);
+ENEVO_API int enevo_genotype_write(const struct enevo_genotype *gt, unsigned char **buf,
+                                   size_t *len, size_t *cap);
+ENEVO_API int enevo_genotype_read(const struct enevo_evo_space *s, const unsigned char *buf,
+                                  size_t len, size_t *pos, struct enevo_genotype *out, char *err,
+                                  size_t errlen);
 
 /* ---- mutation ---- */
 
@@ -106,10 +110,10 @@ typedef int (*enevo_reuse_module_fn)(void *ctx, const struct enevo_evo_space *s,
 
 /* Apply ENERGIZE's mutations in order (§2.3). Returns the applied set as a
  * bit mask (ENEVO_MUT_*). train_longer, when it fires, is the only one. */
-unsigned enevo_mutate(const struct enevo_evo_space *s, struct enevo_genotype *gt, enevo_rng *rng,
-                      enevo_reuse_module_fn reuse, void *reuse_ctx);
+ENEVO_API unsigned enevo_mutate(const struct enevo_evo_space *s, struct enevo_genotype *gt,
+                                enevo_rng *rng, enevo_reuse_module_fn reuse, void *reuse_ctx);
 /* "add_layer+dsge_layer" style text of a mutation mask (static buffer in *buf). */
-const char *enevo_mutation_names(unsigned mask, char *buf, size_t len);
+ENEVO_API const char *enevo_mutation_names(unsigned mask, char *buf, size_t len);
 
 /* ---- the module archive behind reuse_module ---- */
 
@@ -133,25 +137,25 @@ struct enevo_archive_ctx {
     struct enevo_archive_entry last; /* the module reused last (mod left empty) */
 };
 
-int enevo_archive_init(struct enevo_archive *a, int n_types, int cap);
-void enevo_archive_free(struct enevo_archive *a);
+ENEVO_API int enevo_archive_init(struct enevo_archive *a, int n_types, int cap);
+ENEVO_API void enevo_archive_free(struct enevo_archive *a);
 /* Store a copy of m unless a module with the same hash is there; returns 1
  * if stored, 0 if not, or a negative status. */
-int enevo_archive_add(struct enevo_archive *a, const struct enevo_evo_space *s,
-                      const struct enevo_module *m, double energy_j, double power_w);
+ENEVO_API int enevo_archive_add(struct enevo_archive *a, const struct enevo_evo_space *s,
+                                const struct enevo_module *m, double energy_j, double power_w);
 /* An entry of `type` drawn with probability proportional to 1/energy (or
  * 1/power); NULL if the type has none. */
-const struct enevo_archive_entry *enevo_archive_draw(const struct enevo_archive *a, int type,
-                                                     bool by_power, enevo_rng *r);
+ENEVO_API const struct enevo_archive_entry *
+enevo_archive_draw(const struct enevo_archive *a, int type, bool by_power, enevo_rng *r);
 /* The reuse_module hook (enevo_reuse_module_fn) over a struct enevo_archive_ctx. */
-int enevo_archive_reuse(void *ctx, const struct enevo_evo_space *s, struct enevo_genotype *gt,
-                        enevo_rng *r);
-uint64_t enevo_module_hash(const struct enevo_evo_space *s, const struct enevo_module *m);
-int enevo_archive_write(const struct enevo_archive *a, unsigned char **buf, size_t *len,
-                        size_t *cap);
-int enevo_archive_read(struct enevo_archive *a, const struct enevo_evo_space *s,
-                       const unsigned char *buf, size_t len, size_t *pos, char *err,
-                       size_t errlen);
+ENEVO_API int enevo_archive_reuse(void *ctx, const struct enevo_evo_space *s,
+                                  struct enevo_genotype *gt, enevo_rng *r);
+ENEVO_API uint64_t enevo_module_hash(const struct enevo_evo_space *s, const struct enevo_module *m);
+ENEVO_API int enevo_archive_write(const struct enevo_archive *a, unsigned char **buf, size_t *len,
+                                  size_t *cap);
+ENEVO_API int enevo_archive_read(struct enevo_archive *a, const struct enevo_evo_space *s,
+                                 const unsigned char *buf, size_t len, size_t *pos, char *err,
+                                 size_t errlen);
 
 /* ---- fitness ---- */
 
@@ -181,10 +185,10 @@ struct enevo_metrics {
  * fitness_metric (maximised metrics as is, minimised ones negated). Invalid
  * individuals get ENEVO_WORST_FITNESS. Unknown metric: ENEVO_EINVAL. */
 #define ENEVO_WORST_FITNESS (-1e30)
-int enevo_fitness(const struct enevo_config *c, const struct enevo_metrics *m, double *out,
-                  char *err, size_t errlen);
+ENEVO_API int enevo_fitness(const struct enevo_config *c, const struct enevo_metrics *m,
+                            double *out, char *err, size_t errlen);
 /* Check every metric name the config uses, before a run starts. */
-int enevo_fitness_check(const struct enevo_config *c, char *err, size_t errlen);
+ENEVO_API int enevo_fitness_check(const struct enevo_config *c, char *err, size_t errlen);
 
 /* ---- the run ---- */
 
@@ -214,9 +218,9 @@ struct enevo_evo_result {
     bool finished;
 };
 
-int enevo_evolve(const struct enevo_config *c, const char *config_text,
-                 const struct enevo_grammar *g, const char *grammar_text,
-                 const struct enevo_evo_data *d, const struct enevo_evo_opts *o,
-                 struct enevo_evo_result *res, char *err, size_t errlen);
+ENEVO_API int enevo_evolve(const struct enevo_config *c, const char *config_text,
+                           const struct enevo_grammar *g, const char *grammar_text,
+                           const struct enevo_evo_data *d, const struct enevo_evo_opts *o,
+                           struct enevo_evo_result *res, char *err, size_t errlen);
 
 #endif

@@ -25,6 +25,8 @@
 #ifndef ENEVO_EXPORT_H
 #define ENEVO_EXPORT_H
 
+#include "enevo/api.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -52,35 +54,36 @@ struct enevo_export_info {
 
 /* 1, or 2 when the model file holds a two-headed (partitioned) network:
  * model 0 is the full network, model 1 the early exit. */
-int enevo_export_count(const struct enevo_model_file *m, int *n, char *err, size_t errlen);
+ENEVO_API int enevo_export_count(const struct enevo_model_file *m, int *n, char *err,
+                                 size_t errlen);
 
 /* Export model `which` (0, or 1 for a partition's early exit) of m to
  * `path`. ONNX: one .onnx file (opset 13, IR version 7). C: `path` is the
  * .c file; the header goes beside it with the extension .h. A construct the
  * format cannot express is refused with a message naming the layer; nothing
  * is written then. Files are written atomically. */
-int enevo_export_write(const struct enevo_model_file *m, int which,
-                       const struct enevo_export_opts *o, const char *path,
-                       struct enevo_export_info *info, char *err, size_t errlen);
+ENEVO_API int enevo_export_write(const struct enevo_model_file *m, int which,
+                                 const struct enevo_export_opts *o, const char *path,
+                                 struct enevo_export_info *info, char *err, size_t errlen);
 
 /* The same into memory: *out is malloc'd (caller frees), *len its size.
  * For ENEVO_EXPORT_C, *out is the .c text and *hdr (may be NULL) the .h
  * text, which includes "<header_name>" (the .c file's #include). */
-int enevo_export_buffer(const struct enevo_model_file *m, int which,
-                        const struct enevo_export_opts *o, const char *header_name, char **out,
-                        size_t *len, char **hdr, struct enevo_export_info *info, char *err,
-                        size_t errlen);
+ENEVO_API int enevo_export_buffer(const struct enevo_model_file *m, int which,
+                                  const struct enevo_export_opts *o, const char *header_name,
+                                  char **out, size_t *len, char **hdr,
+                                  struct enevo_export_info *info, char *err, size_t errlen);
 
 /* A small C99 main() for an exported C file with symbol prefix `prefix`,
  * including "<header_name>" (malloc'd text; caller frees):
  *     driver IN.f32 OUT.f32 N   runs N images (raw little-endian floats)
  *     driver --bench SECONDS    prints "latency_s <median single-image seconds>"
  * Build: cc -std=c99 -O2 net.c driver.c -lm. Returns NULL when out of memory. */
-char *enevo_export_c_driver(const char *prefix, const char *header_name);
+ENEVO_API char *enevo_export_c_driver(const char *prefix, const char *header_name);
 
 /* The C prefix a file name gives: its base name without extension, every
  * character outside [A-Za-z0-9_] replaced by '_' (and a leading '_' before a
  * digit). Writes at most n bytes including the NUL. */
-void enevo_export_prefix_from_path(const char *path, char *prefix, size_t n);
+ENEVO_API void enevo_export_prefix_from_path(const char *path, char *prefix, size_t n);
 
 #endif

@@ -29,6 +29,8 @@
 #ifndef ENEVO_GRAMMAR_H
 #define ENEVO_GRAMMAR_H
 
+#include "enevo/api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,49 +50,53 @@ struct enevo_dyn_bound {
  * rejected: a non-terminal used but never defined (naming it and where it
  * is used), a rule defined twice, bad attribute types or bounds (min > max),
  * and unbounded recursion (a non-terminal that can never terminate). */
-int enevo_grammar_parse(const char *text, const char *source, struct enevo_grammar **out,
-                        char *err, size_t errlen);
-int enevo_grammar_load(const char *path, struct enevo_grammar **out, char *err, size_t errlen);
-void enevo_grammar_free(struct enevo_grammar *g);
+ENEVO_API int enevo_grammar_parse(const char *text, const char *source, struct enevo_grammar **out,
+                                  char *err, size_t errlen);
+ENEVO_API int enevo_grammar_load(const char *path, struct enevo_grammar **out, char *err,
+                                 size_t errlen);
+ENEVO_API void enevo_grammar_free(struct enevo_grammar *g);
 /* Index of non-terminal `name` (without <>), or -1. */
-int enevo_grammar_symbol(const struct enevo_grammar *g, const char *name);
+ENEVO_API int enevo_grammar_symbol(const struct enevo_grammar *g, const char *name);
 /* The grammar's canonical text (for run directories), malloc'd. */
-char *enevo_grammar_format(const struct enevo_grammar *g);
+ENEVO_API char *enevo_grammar_format(const struct enevo_grammar *g);
 
 /* A random derivation of `start`. Missing dynamic bounds are an error. */
-int enevo_dsge_random(const struct enevo_grammar *g, int start, const struct enevo_dyn_bound *dyn,
-                      int n_dyn, enevo_rng *rng, struct enevo_dsge **out);
+ENEVO_API int enevo_dsge_random(const struct enevo_grammar *g, int start,
+                                const struct enevo_dyn_bound *dyn, int n_dyn, enevo_rng *rng,
+                                struct enevo_dsge **out);
 /* The phenotype text of the derivation (terminals and attributes, space
  * separated: "layer:conv out_channels:32 kernel_size:3 ... bias:True");
  * ints print as integers, floats as the shortest decimal that reads back
  * exactly (so a seeded ENERGIZE phenotype decodes to its own digits). Repairs the genotype as
  * described above (draws from rng only when it has to). */
-int enevo_dsge_decode(const struct enevo_grammar *g, struct enevo_dsge *d,
-                      const struct enevo_dyn_bound *dyn, int n_dyn, enevo_rng *rng, char **text);
+ENEVO_API int enevo_dsge_decode(const struct enevo_grammar *g, struct enevo_dsge *d,
+                                const struct enevo_dyn_bound *dyn, int n_dyn, enevo_rng *rng,
+                                char **text);
 /* ENERGIZE's DSGE mutation: pick a random non-terminal occurrence of the
  * derivation; switch it to a different production (weight 1, if it has
  * alternatives) or re-draw one attribute value until it changes (weight 2,
  * if it has attributes). Returns 0 (also when nothing could change). */
-int enevo_dsge_mutate(const struct enevo_grammar *g, struct enevo_dsge *d,
-                      const struct enevo_dyn_bound *dyn, int n_dyn, enevo_rng *rng);
+ENEVO_API int enevo_dsge_mutate(const struct enevo_grammar *g, struct enevo_dsge *d,
+                                const struct enevo_dyn_bound *dyn, int n_dyn, enevo_rng *rng);
 /* Re-draw every attribute named `name` within new bounds if out of them
  * (e.g. partition_point after a layer was removed). Returns how many changed. */
-int enevo_dsge_clamp(const struct enevo_grammar *g, struct enevo_dsge *d,
-                     const struct enevo_dyn_bound *dyn, int n_dyn, enevo_rng *rng);
+ENEVO_API int enevo_dsge_clamp(const struct enevo_grammar *g, struct enevo_dsge *d,
+                               const struct enevo_dyn_bound *dyn, int n_dyn, enevo_rng *rng);
 /* Encode: find a derivation of `start` whose text has exactly the tokens of
  * `text` (order as the grammar writes them; attribute values parsed). For
  * seeding a run with a known phenotype. ENEVO_EFORMAT if none matches. */
-int enevo_dsge_encode(const struct enevo_grammar *g, int start, const char *text,
-                      struct enevo_dsge **out, char *err, size_t errlen);
+ENEVO_API int enevo_dsge_encode(const struct enevo_grammar *g, int start, const char *text,
+                                struct enevo_dsge **out, char *err, size_t errlen);
 /* Deep copy (never shares memory with the original). */
-struct enevo_dsge *enevo_dsge_copy(const struct enevo_dsge *d);
-void enevo_dsge_free(struct enevo_dsge *d);
-int enevo_dsge_start(const struct enevo_dsge *d);
+ENEVO_API struct enevo_dsge *enevo_dsge_copy(const struct enevo_dsge *d);
+ENEVO_API void enevo_dsge_free(struct enevo_dsge *d);
+ENEVO_API int enevo_dsge_start(const struct enevo_dsge *d);
 /* Serialise for checkpoints: appends to a growing buffer (*buf, *len, *cap
  * managed with realloc); read back with enevo_dsge_read, which checks every
  * index against the grammar. */
-int enevo_dsge_write(const struct enevo_dsge *d, unsigned char **buf, size_t *len, size_t *cap);
-int enevo_dsge_read(const struct enevo_grammar *g, const unsigned char *buf, size_t len,
-                    size_t *pos, struct enevo_dsge **out, char *err, size_t errlen);
+ENEVO_API int enevo_dsge_write(const struct enevo_dsge *d, unsigned char **buf, size_t *len,
+                               size_t *cap);
+ENEVO_API int enevo_dsge_read(const struct enevo_grammar *g, const unsigned char *buf, size_t len,
+                              size_t *pos, struct enevo_dsge **out, char *err, size_t errlen);
 
 #endif

@@ -19,6 +19,8 @@
 #ifndef ENEVO_MODEL_H
 #define ENEVO_MODEL_H
 
+#include "enevo/api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,14 +45,15 @@ struct enevo_model_file {
     size_t n_stats;
 };
 
-int enevo_model_save(const char *path, const struct enevo_model_file *m, char *err, size_t errlen);
+ENEVO_API int enevo_model_save(const char *path, const struct enevo_model_file *m, char *err,
+                               size_t errlen);
 /* Checks magic, version, sizes against the file length, and the CRC; says
  * which is wrong. On success *m owns phenotype, params, stats. */
-int enevo_model_load(const char *path, struct enevo_model_file *m, char *err, size_t errlen);
-void enevo_model_file_free(struct enevo_model_file *m);
+ENEVO_API int enevo_model_load(const char *path, struct enevo_model_file *m, char *err,
+                               size_t errlen);
+ENEVO_API void enevo_model_file_free(struct enevo_model_file *m);
 /* m's per-channel normalisation from the set the model was trained on
  * (d->norm_mean / norm_std; nothing when the set does not carry them). */
-void enevo_model_set_norm(struct enevo_model_file *m, const struct enevo_dataset *d);
-
+ENEVO_API void enevo_model_set_norm(struct enevo_model_file *m, const struct enevo_dataset *d);
 
 #endif

@@ -19,6 +19,8 @@
 #ifndef ENEVO_OPTIM_H
 #define ENEVO_OPTIM_H
 
+#include "enevo/api.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -41,12 +43,13 @@ struct enevo_optim {
     int64_t t;     /* steps taken */
 };
 
-int enevo_optim_init(struct enevo_optim *o, const struct enevo_learning_spec *spec, size_t n,
-                     const struct enevo_param_seg *segs, int n_segs, char *err, size_t errlen);
+ENEVO_API int enevo_optim_init(struct enevo_optim *o, const struct enevo_learning_spec *spec,
+                               size_t n, const struct enevo_param_seg *segs, int n_segs, char *err,
+                               size_t errlen);
 /* One update: params -= f(grads, state). grads is read only. */
-void enevo_optim_step(struct enevo_optim *o, float *params, const float *grads);
+ENEVO_API void enevo_optim_step(struct enevo_optim *o, float *params, const float *grads);
 /* Floats of state per parameter (0, 1 or 2), for checkpoints. */
-int enevo_optim_state_floats(const struct enevo_learning_spec *spec);
-void enevo_optim_free(struct enevo_optim *o);
+ENEVO_API int enevo_optim_state_floats(const struct enevo_learning_spec *spec);
+ENEVO_API void enevo_optim_free(struct enevo_optim *o);
 
 #endif

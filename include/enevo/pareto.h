@@ -17,6 +17,8 @@
 #ifndef ENEVO_PARETO_H
 #define ENEVO_PARETO_H
 
+#include "enevo/api.h"
+
 #include <stdbool.h>
 
 #include "enevo/rng.h"
@@ -34,8 +36,8 @@ struct enevo_pareto_point {
  * violation (smaller wins); two feasible ones by Pareto domination. Two
  * invalid ones: neither. A point with a NaN objective or violation, or
  * obj == NULL, counts as invalid. */
-bool enevo_pareto_dominates(const struct enevo_pareto_point *a, const struct enevo_pareto_point *b,
-                            int m);
+ENEVO_API bool enevo_pareto_dominates(const struct enevo_pareto_point *a,
+                                      const struct enevo_pareto_point *b, int m);
 
 /* Non-dominated sorting under constrained domination: rank[i] = 0 for the
  * first front, 1 for the next... and, when crowd != NULL, each point's
@@ -47,21 +49,23 @@ bool enevo_pareto_dominates(const struct enevo_pareto_point *a, const struct ene
  * n (O(m n^2) comparisons at worst, O(n) memory; 10^4 points in 2-D take
  * milliseconds). Returns the number of fronts, or ENEVO_EINVAL (n < 0, m
  * outside 1..ENEVO_MAX_OBJECTIVES) or ENEVO_ENOMEM. */
-int enevo_pareto_rank(const struct enevo_pareto_point *p, int n, int m, int *rank, double *crowd);
+ENEVO_API int enevo_pareto_rank(const struct enevo_pareto_point *p, int n, int m, int *rank,
+                                double *crowd);
 
 /* NSGA-II crowded comparison: true when i is preferred to j (lower rank,
  * then larger crowding distance, then lower index). */
-bool enevo_nsga2_better(const int *rank, const double *crowd, int i, int j);
+ENEVO_API bool enevo_nsga2_better(const int *rank, const double *crowd, int i, int j);
 
 /* Binary tournament: two distinct indices drawn from rng, the better wins.
  * n = 1: 0 without a draw; n <= 0: ENEVO_EINVAL. */
-int enevo_nsga2_tournament(const int *rank, const double *crowd, int n, enevo_rng *rng);
+ENEVO_API int enevo_nsga2_tournament(const int *rank, const double *crowd, int n, enevo_rng *rng);
 
 /* Survivors: the mu best of n points by fronts, the last front cut by
  * crowding distance (computed once over the whole front, as NSGA-II), ties
  * by index; keep[] (the caller's, mu) gets their indices in preference
  * order. Returns 0, ENEVO_EINVAL (mu < 0, mu > n, bad m) or ENEVO_ENOMEM. */
-int enevo_nsga2_survivors(const struct enevo_pareto_point *p, int n, int m, int mu, int *keep);
+ENEVO_API int enevo_nsga2_survivors(const struct enevo_pareto_point *p, int n, int m, int mu,
+                                    int *keep);
 
 /* Exact hypervolume of the region dominated by the points and bounded by
  * the reference point ref (all objectives minimised; points that do not
@@ -70,6 +74,6 @@ int enevo_nsga2_survivors(const struct enevo_pareto_point *p, int n, int m, int 
  * and 3-D (O(n^2) at worst, 10^4 points in well under a second), slices
  * along the fourth objective for 4-D (one 3-D sweep per distinct value:
  * fine for hundreds of points). NaN for bad arguments or out of memory. */
-double enevo_hypervolume(const double *obj, int n, int m, const double *ref);
+ENEVO_API double enevo_hypervolume(const double *obj, int n, int m, const double *ref);
 
 #endif

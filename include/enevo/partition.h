@@ -19,6 +19,8 @@
 #ifndef ENEVO_PARTITION_H
 #define ENEVO_PARTITION_H
 
+#include "enevo/api.h"
+
 #include <stddef.h>
 
 #include "enevo/error.h"
@@ -34,8 +36,9 @@ struct enevo_extracted {
 };
 
 /* which: 0 (full model) or 1 (early-exit model). net must be built from p. */
-int enevo_partition_extract(const struct enevo_phenotype *p, struct enevo_net *net, int which,
-                            struct enevo_extracted *out, char *err, size_t errlen);
-void enevo_extracted_free(struct enevo_extracted *e);
+ENEVO_API int enevo_partition_extract(const struct enevo_phenotype *p, struct enevo_net *net,
+                                      int which, struct enevo_extracted *out, char *err,
+                                      size_t errlen);
+ENEVO_API void enevo_extracted_free(struct enevo_extracted *e);
 
 #endif

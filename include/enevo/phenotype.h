@@ -24,6 +24,8 @@
 #ifndef ENEVO_PHENOTYPE_H
 #define ENEVO_PHENOTYPE_H
 
+#include "enevo/api.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -102,19 +104,20 @@ struct enevo_shape {
     int c, h, w;
 };
 
-void enevo_learning_defaults(struct enevo_learning_spec *l);
+ENEVO_API void enevo_learning_defaults(struct enevo_learning_spec *l);
 
 /* Parse `text`. `source` names the text in messages ("small.phen"), which
  * give line and column: "small.phen:1:87: layer 2 (conv): expected
  * padding:same|valid, got 'padding:full'". On success *out owns its layers
  * (free with enevo_phenotype_free); on failure *out is left empty. */
-int enevo_phenotype_parse(const char *text, const char *source, struct enevo_phenotype *out,
-                          char *err, size_t errlen);
+ENEVO_API int enevo_phenotype_parse(const char *text, const char *source,
+                                    struct enevo_phenotype *out, char *err, size_t errlen);
 
 /* Read a whole file and parse it; messages name the file. */
-int enevo_phenotype_load(const char *path, struct enevo_phenotype *out, char *err, size_t errlen);
+ENEVO_API int enevo_phenotype_load(const char *path, struct enevo_phenotype *out, char *err,
+                                   size_t errlen);
 
-void enevo_phenotype_free(struct enevo_phenotype *p);
+ENEVO_API void enevo_phenotype_free(struct enevo_phenotype *p);
 
 /* Symbolic shape check, before any allocation: input ids exist and point
  * backwards (a DAG), exactly one output layer and it is an fc with
@@ -123,25 +126,26 @@ void enevo_phenotype_free(struct enevo_phenotype *p);
  * inputs are compatible (after the shape-fix rules), partition_point in
  * range. Fills out[i] with layer i's output shape. Messages name the layer:
  * "layer 5 (conv): kernel 4x4 does not fit a 2x2 input". */
-int enevo_phenotype_check(const struct enevo_phenotype *p, struct enevo_shape input, int n_classes,
-                          struct enevo_shape *out, char *err, size_t errlen);
+ENEVO_API int enevo_phenotype_check(const struct enevo_phenotype *p, struct enevo_shape input,
+                                    int n_classes, struct enevo_shape *out, char *err,
+                                    size_t errlen);
 
 /* The stride a layer really runs with: ENERGIZE runs every padding:same
  * conv with stride 1 (PyTorch has no strided "same"); enevo does the same so
  * a phenotype means the same network in both tools. */
-int enevo_layer_effective_stride(const struct enevo_layer_spec *l);
+ENEVO_API int enevo_layer_effective_stride(const struct enevo_layer_spec *l);
 
 /* Output spatial size of conv/pool along one axis, or 0 when it does not fit.
  * valid: floor((n - k) / s) + 1. same: conv keeps n (stride 1); pool gives
  * ceil(n / s) with zero padding split as TensorFlow does (extra on the
  * right/bottom). Also returns the padding in *pad_l / *pad_r (may be NULL). */
-int enevo_layer_out_size(const struct enevo_layer_spec *l, int n, int *pad_l, int *pad_r);
+ENEVO_API int enevo_layer_out_size(const struct enevo_layer_spec *l, int n, int *pad_l, int *pad_r);
 
 /* Canonical text of a phenotype (one entity per line), malloc'd; caller frees. */
-char *enevo_phenotype_format(const struct enevo_phenotype *p);
+ENEVO_API char *enevo_phenotype_format(const struct enevo_phenotype *p);
 
-const char *enevo_layer_kind_name(enum enevo_layer_kind k); /* "conv", "pool_max", ... */
-const char *enevo_act_name(enum enevo_act a);               /* "linear", ... */
-const char *enevo_optimizer_name(enum enevo_optimizer o);   /* "gradient_descent", ... */
+ENEVO_API const char *enevo_layer_kind_name(enum enevo_layer_kind k); /* "conv", "pool_max", ... */
+ENEVO_API const char *enevo_act_name(enum enevo_act a);               /* "linear", ... */
+ENEVO_API const char *enevo_optimizer_name(enum enevo_optimizer o);   /* "gradient_descent", ... */
 
 #endif

@@ -31,6 +31,8 @@
 #ifndef ENEVO_REPORT_H
 #define ENEVO_REPORT_H
 
+#include "enevo/api.h"
+
 #include <stddef.h>
 #include <stdio.h>
 
@@ -47,13 +49,13 @@ struct enevo_report_opts {
  * no run is readable (ENEVO_EIO), the baseline names nothing (ENEVO_EINVAL)
  * or the output cannot be written (ENEVO_EIO); a missing gnuplot or a
  * failed plot is a note in the report, never an error. */
-int enevo_report(const char *const *run_dirs, int n, const struct enevo_report_opts *o, char *err,
-                 size_t errlen);
+ENEVO_API int enevo_report(const char *const *run_dirs, int n, const struct enevo_report_opts *o,
+                           char *err, size_t errlen);
 
 /* The non-dominated points of (acc[i], cost[i]): no other point has at least
  * the accuracy at no more cost with one of them strictly better. Points with
  * a NaN are left out; of identical points the first counts. Writes their
  * indices into idx (room for n) ordered by cost ascending, returns how many. */
-size_t enevo_report_front(const double *acc, const double *cost, size_t n, size_t *idx);
+ENEVO_API size_t enevo_report_front(const double *acc, const double *cost, size_t n, size_t *idx);
 
 #endif

@@ -11,6 +11,8 @@
 #ifndef ENEVO_RNG_H
 #define ENEVO_RNG_H
 
+#include "enevo/api.h"
+
 #include <stdint.h>
 
 typedef struct enevo_rng {
@@ -28,19 +30,19 @@ enum {
 };
 
 /* Seed from (seed, stream); different streams never share a sequence start. */
-void enevo_rng_seed(enevo_rng *r, uint64_t seed, uint64_t stream);
+ENEVO_API void enevo_rng_seed(enevo_rng *r, uint64_t seed, uint64_t stream);
 /* Derive a stream from a seed and up to three integers (e.g. generation, index). */
-void enevo_rng_seed3(enevo_rng *r, uint64_t seed, uint64_t a, uint64_t b, uint64_t c);
-uint64_t enevo_rng_u64(enevo_rng *r);
+ENEVO_API void enevo_rng_seed3(enevo_rng *r, uint64_t seed, uint64_t a, uint64_t b, uint64_t c);
+ENEVO_API uint64_t enevo_rng_u64(enevo_rng *r);
 /* Uniform float in [0, 1) with 24 random bits. */
-float enevo_rng_uniform(enevo_rng *r);
+ENEVO_API float enevo_rng_uniform(enevo_rng *r);
 /* Uniform double in [0, 1) with 53 random bits. */
-double enevo_rng_double(enevo_rng *r);
+ENEVO_API double enevo_rng_double(enevo_rng *r);
 /* Unbiased integer in [0, n); n > 0. */
-uint32_t enevo_rng_below(enevo_rng *r, uint32_t n);
+ENEVO_API uint32_t enevo_rng_below(enevo_rng *r, uint32_t n);
 /* Standard normal (Box-Muller, no cached second value so the state says it all). */
-float enevo_rng_normal(enevo_rng *r);
+ENEVO_API float enevo_rng_normal(enevo_rng *r);
 /* Fisher-Yates shuffle of an int array. */
-void enevo_rng_shuffle(enevo_rng *r, int *a, int n);
+ENEVO_API void enevo_rng_shuffle(enevo_rng *r, int *a, int n);
 
 #endif

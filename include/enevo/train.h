@@ -17,6 +17,8 @@
 #ifndef ENEVO_TRAIN_H
 #define ENEVO_TRAIN_H
 
+#include "enevo/api.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -53,22 +55,23 @@ struct enevo_train_result {
     bool stopped_early;
 };
 
-struct enevo_train_opts enevo_train_defaults(void);
+ENEVO_API struct enevo_train_opts enevo_train_defaults(void);
 
-int enevo_train(struct enevo_net *net, struct enevo_optim *optim, const struct enevo_dataset *train,
-                const struct enevo_dataset *val, const struct enevo_train_opts *opts,
-                struct enevo_train_result *res, char *err, size_t errlen);
+ENEVO_API int enevo_train(struct enevo_net *net, struct enevo_optim *optim,
+                          const struct enevo_dataset *train, const struct enevo_dataset *val,
+                          const struct enevo_train_opts *opts, struct enevo_train_result *res,
+                          char *err, size_t errlen);
 
 /* Accuracy and mean loss over all of d, in evaluation mode (the last partial
  * batch is padded, and the padding ignored). images_per_s may be NULL. With
  * a model partition, accuracy is the full model's (head 0) and loss the
  * weighted loss of both heads (what early stopping watches). */
-int enevo_evaluate(struct enevo_net *net, const struct enevo_dataset *d, double *accuracy,
-                   double *loss, double *images_per_s);
+ENEVO_API int enevo_evaluate(struct enevo_net *net, const struct enevo_dataset *d, double *accuracy,
+                             double *loss, double *images_per_s);
 /* Per head: accuracy[h], loss[h] (NaN for head 1 without a partition), and
  * the weighted total loss. Any output may be NULL. */
-int enevo_evaluate_heads(struct enevo_net *net, const struct enevo_dataset *d, double accuracy[2],
-                         double loss[2], double *weighted, double *images_per_s);
-
+ENEVO_API int enevo_evaluate_heads(struct enevo_net *net, const struct enevo_dataset *d,
+                                   double accuracy[2], double loss[2], double *weighted,
+                                   double *images_per_s);
 
 #endif

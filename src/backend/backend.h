@@ -54,11 +54,19 @@ struct enevo_backend {
      * fills out[0 .. min(n, max) - 1], returns n. Kept last: cuda_net.cu
      * initialises this struct by position. */
     int (*kernels)(void *impl, struct enevo_kernel *out, int max);
+    /* Optional: free and total memory of device `index` in bytes. */
+    int (*memory)(int index, double *free_bytes, double *total_bytes);
 };
 
 /* The registry: "cpu" always; "cuda" when built with CUDA=1. NULL if unknown. */
 const struct enevo_backend *enevo_backend_get(const char *name);
 
 extern const struct enevo_backend enevo_backend_cpu;
+
+/* Memory a network on `device` (a resolved name) may use, in bytes, for
+ * evolutionary.max_memory_mb's auto: 3/4 of the machine's memory (or of the
+ * cgroup's limit, when lower) on the CPU; the device's free memory on a
+ * GPU. `what` says which it is. 0 when it cannot be told. */
+double enevo__device_memory(const char *device, char *what, size_t len);
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backend/backend.h"
 #include "enevo/error.h"
@@ -79,4 +80,38 @@ int enevo_device_resolve(const char *device, char *resolved, size_t rlen, char *
     put(resolved, rlen, "cpu");
     put(desc, desclen, cpu_desc);
     return 0;
+}
+
+double enevo__device_memory(const char *device, char *what, size_t len)
+{
+#ifdef ENEVO_CUDA
+    int index = enevo__cuda_index(device);
+    double free_b = 0, total_b = 0;
+    if (index >= 0) {
+        if (enevo_backend_cuda.memory && !enevo_backend_cuda.memory(index, &free_b, &total_b)) {
+            snprintf(what, len, "the free memory of %s (%.0f of %.0f MiB)", device,
+                     free_b / 1048576.0, total_b / 1048576.0);
+            return free_b;
+        }
+        snprintf(what, len, "unknown (%s did not say)", device);
+        return 0;
+    }
+#else
+    (void)device;
+#endif
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    double phys = pages > 0 && page > 0 ? (double)pages * (double)page : 0;
+    /* A container's limit (cgroup v2), when it is lower. */
+    double limit = phys;
+    FILE *f = fopen("/sys/fs/cgroup/memory.max", "r");
+    if (f) {
+        double v;
+        if (fscanf(f, "%lf", &v) == 1 && v > 0 && (limit <= 0 || v < limit))
+            limit = v;
+        fclose(f);
+    }
+    snprintf(what, len, "3/4 of %s (%.0f MiB)", limit < phys ? "the cgroup's memory limit"
+                                                            : "the machine's memory",
+             limit / 1048576.0);
+    return 0.75 * limit;
 }

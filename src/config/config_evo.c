@@ -251,6 +251,7 @@ const struct field enevo__cfg_evolutionary_fields[ENEVO__CFG_N_EVOLUTIONARY] = {
     F_BOOL("reevaluate_parent", CFG(reevaluate_parent)),
     F_LONG("max_params", CFG(max_params), 0, INFINITY),
     F_NUM("max_mflops", CFG(max_mflops), 0, INFINITY),
+    F_NUM("max_memory_mb", CFG(max_memory_mb), 0, INFINITY),
     F_MAP("mutation", mutation_fields),
     F_FN("track_mutations", 0, fn_track_mutations),
     F_FN("fitness_metric", CFG(fitness_metric), fn_fitness_metric),

@@ -131,7 +131,7 @@ size_t enevo__cfg_n_items(yaml_node_t *seq);
 
 /* The evolutionary section's table (config_evo.c); its size is stated so
  * that config.c's F_MAP row can count it. */
-#define ENEVO__CFG_N_EVOLUTIONARY 17
+#define ENEVO__CFG_N_EVOLUTIONARY 18
 extern const struct field enevo__cfg_evolutionary_fields[ENEVO__CFG_N_EVOLUTIONARY];
 
 /* network.learning.augmentation.train and .test (config_aug.c): K_FN

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fault.h"
+
 int enevo_read_file(const char *path, size_t max_bytes, char **out, size_t *len, char *err,
                     size_t errlen)
 {
@@ -96,6 +98,13 @@ int enevo_write_atomic(const char *path, const void *data, size_t size, char *er
         return enevo_errf(err, errlen, ENEVO_ENOMEM, "%s: out of memory", path);
     snprintf(tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
 
+    int code;
+    if (enevo__fault(ENEVO__FAULT_WRITE, path, &code)) {
+        /* As a full disk would: the temporary file fails, the old one stays. */
+        enevo_errf(err, errlen, ENEVO_EIO, "%s: write failed: %s", path, strerror(code));
+        free(tmp);
+        return ENEVO_EIO;
+    }
     FILE *f = fopen(tmp, "wb");
     if (!f) {
         int e = errno;

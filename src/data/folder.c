@@ -18,8 +18,12 @@
 #include "data/data_internal.h"
 
 #define FOLDER_PATH 4096
-/* A sanity bound: a corrupt header must not make enevo allocate gigabytes. */
+/* Sanity bounds: a corrupt header must not make enevo allocate gigabytes.
+ * 2^26 pixels (8192 x 8192) as floats is 768 MiB for the largest image;
+ * libjpeg gets at most 1 GiB for its own buffers. */
 #define FOLDER_MAX_SIDE 16384
+#define FOLDER_MAX_PIXELS (1 << 26)
+#define FOLDER_JPEG_MEMORY (1L << 30)
 
 static void free_names(char **names, int n)
 {
@@ -103,12 +107,20 @@ static void jpeg_quiet(j_common_ptr cinfo, int level)
         cinfo->err->num_warnings++;
 }
 
-static int decode_jpeg(const char *path, unsigned char **px, int *c, int *h, int *w, char *err,
-                       size_t errlen)
+/* A header's size, checked before the pixels get memory. */
+static int check_size(const char *name, unsigned w, unsigned h, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return enevo_errf(err, errlen, ENEVO_EIO, "cannot open %s: %s", path, strerror(errno));
+    if (w == 0 || h == 0 || w > FOLDER_MAX_SIDE || h > FOLDER_MAX_SIDE ||
+        (uint64_t)w * h > FOLDER_MAX_PIXELS)
+        return enevo_errf(err, errlen, ENEVO_EFORMAT,
+                          "%s: %ux%u pixels is too large (at most %d a side and %d pixels)", name,
+                          w, h, FOLDER_MAX_SIDE, FOLDER_MAX_PIXELS);
+    return 0;
+}
+
+static int decode_jpeg(const unsigned char *data, size_t len, const char *path, unsigned char **px,
+                       int *c, int *h, int *w, char *err, size_t errlen)
+{
     struct jpeg_decompress_struct ci;
     struct jerr je;
     /* volatile: assigned between setjmp and a longjmp back to it. */
@@ -118,39 +130,42 @@ static int decode_jpeg(const char *path, unsigned char **px, int *c, int *h, int
     je.mgr.emit_message = jpeg_quiet;
     if (setjmp(je.jb)) {
         jpeg_destroy_decompress(&ci);
-        fclose(f);
         free(buf);
         return enevo_errf(err, errlen, ENEVO_EFORMAT, "%s: corrupt JPEG: %s", path, je.msg);
     }
     jpeg_create_decompress(&ci);
-    jpeg_stdio_src(&ci, f);
+    /* libjpeg's own buffers (a progressive image's coefficients) are
+     * bounded too: past this it fails instead of allocating. */
+    ci.mem->max_memory_to_use = FOLDER_JPEG_MEMORY;
+    jpeg_mem_src(&ci, data, (unsigned long)len);
     jpeg_read_header(&ci, TRUE);
     ci.out_color_space = ci.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
-    if (ci.image_width > FOLDER_MAX_SIDE || ci.image_height > FOLDER_MAX_SIDE) {
+    int rc = check_size(path, ci.image_width, ci.image_height, err, errlen);
+    if (rc) {
         jpeg_destroy_decompress(&ci);
-        fclose(f);
-        return enevo_errf(err, errlen, ENEVO_EFORMAT, "%s: %ux%u pixels is too large", path,
-                          ci.image_width, ci.image_height);
+        return rc;
     }
     jpeg_start_decompress(&ci);
     int cc = ci.output_components;
     size_t row = (size_t)ci.output_width * (size_t)cc;
-    buf = malloc(row * ci.output_height + 1);
-    if (!buf) {
+    /* A truncated file warns (libjpeg pads it with grey): stop at the first
+     * warning, so a small file claiming a large image decodes no further. */
+    if (!je.mgr.num_warnings)
+        buf = malloc(row * ci.output_height + 1);
+    if (!buf && !je.mgr.num_warnings) {
         jpeg_destroy_decompress(&ci);
-        fclose(f);
         return enevo_errf(err, errlen, ENEVO_ENOMEM, "%s: out of memory", path);
     }
-    while (ci.output_scanline < ci.output_height) {
+    while (!je.mgr.num_warnings && ci.output_scanline < ci.output_height) {
         JSAMPROW r = buf + row * ci.output_scanline;
         jpeg_read_scanlines(&ci, &r, 1);
     }
-    jpeg_finish_decompress(&ci);
+    if (!je.mgr.num_warnings)
+        jpeg_finish_decompress(&ci);
     *c = cc;
     *h = (int)ci.output_height;
     *w = (int)ci.output_width;
     jpeg_destroy_decompress(&ci);
-    fclose(f);
     if (je.mgr.num_warnings) {
         free(buf);
         return enevo_errf(err, errlen, ENEVO_EFORMAT, "%s: corrupt JPEG data (truncated?)",
@@ -160,18 +175,18 @@ static int decode_jpeg(const char *path, unsigned char **px, int *c, int *h, int
     return 0;
 }
 
-static int decode_png(const char *path, unsigned char **px, int *c, int *h, int *w, char *err,
-                      size_t errlen)
+static int decode_png(const unsigned char *data, size_t len, const char *path, unsigned char **px,
+                      int *c, int *h, int *w, char *err, size_t errlen)
 {
     png_image im;
     memset(&im, 0, sizeof im);
     im.version = PNG_IMAGE_VERSION;
-    if (!png_image_begin_read_from_file(&im, path))
+    if (!png_image_begin_read_from_memory(&im, data, len))
         return enevo_errf(err, errlen, ENEVO_EFORMAT, "%s: corrupt PNG: %s", path, im.message);
-    if (im.width > FOLDER_MAX_SIDE || im.height > FOLDER_MAX_SIDE) {
+    int rc = check_size(path, im.width, im.height, err, errlen);
+    if (rc) {
         png_image_free(&im);
-        return enevo_errf(err, errlen, ENEVO_EFORMAT, "%s: %ux%u pixels is too large", path,
-                          im.width, im.height);
+        return rc;
     }
     bool colour = im.format & PNG_FORMAT_FLAG_COLOR;
     im.format = colour ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY; /* alpha composited on black */
@@ -182,7 +197,7 @@ static int decode_png(const char *path, unsigned char **px, int *c, int *h, int 
     }
     if (!png_image_finish_read(&im, NULL, buf, 0, NULL)) {
         free(buf);
-        int rc = enevo_errf(err, errlen, ENEVO_EFORMAT, "%s: corrupt PNG: %s", path, im.message);
+        rc = enevo_errf(err, errlen, ENEVO_EFORMAT, "%s: corrupt PNG: %s", path, im.message);
         png_image_free(&im);
         return rc;
     }
@@ -193,20 +208,26 @@ static int decode_png(const char *path, unsigned char **px, int *c, int *h, int 
     return 0;
 }
 
+int enevo__image_decode_mem(const unsigned char *buf, size_t len, const char *name,
+                            unsigned char **px, int *c, int *h, int *w, char *err, size_t errlen)
+{
+    *px = NULL;
+    if (len >= 8 && !png_sig_cmp(buf, 0, 8))
+        return decode_png(buf, len, name, px, c, h, w, err, errlen);
+    if (len >= 3 && buf[0] == 0xff && buf[1] == 0xd8 && buf[2] == 0xff)
+        return decode_jpeg(buf, len, name, px, c, h, w, err, errlen);
+    return enevo_errf(err, errlen, ENEVO_EFORMAT, "%s: neither a PNG nor a JPEG image", name);
+}
+
 static int decode(const char *path, unsigned char **px, int *c, int *h, int *w, char *err,
                   size_t errlen)
 {
-    unsigned char sig[8] = {0};
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return enevo_errf(err, errlen, ENEVO_EIO, "cannot open %s: %s", path, strerror(errno));
-    size_t k = fread(sig, 1, sizeof sig, f);
-    fclose(f);
-    if (k == 8 && !png_sig_cmp(sig, 0, 8))
-        return decode_png(path, px, c, h, w, err, errlen);
-    if (k >= 3 && sig[0] == 0xff && sig[1] == 0xd8 && sig[2] == 0xff)
-        return decode_jpeg(path, px, c, h, w, err, errlen);
-    return enevo_errf(err, errlen, ENEVO_EFORMAT, "%s: neither a PNG nor a JPEG image", path);
+    struct enevo__map m;
+    int rc = enevo__map_file(path, &m, err, errlen);
+    if (!rc)
+        rc = enevo__image_decode_mem(m.p, m.len, path, px, c, h, w, err, errlen);
+    enevo__unmap(&m);
+    return rc;
 }
 
 /* ---- one split ---- */
@@ -245,7 +266,10 @@ static int add_image(struct acc *a, const char *path, int label, int resize, cha
     }
     size_t img = 3 * (size_t)oh * (size_t)ow;
     if (a->n == a->cap) {
-        int cap = a->cap ? 2 * a->cap : 256;
+        /* Room for 256 images, or as many as fit 64 MiB when they are large
+         * (a fixed 256 made one 1024x1024 image reserve 3 GiB). */
+        size_t fit = ((size_t)64 << 20) / (img * (a->bytes ? 1 : sizeof(float)));
+        int cap = a->cap ? 2 * a->cap : fit >= 256 ? 256 : fit < 1 ? 1 : (int)fit;
         float *x = NULL;
         uint8_t *b = NULL;
         if (a->bytes) {

@@ -1,12 +1,16 @@
-/* IDX reading (raw or gzip), normalisation and bilinear resize. */
+/* IDX reading (raw or gzip, from memory; files are mapped), the large-array
+ * allocator and file mapping the readers share, and bilinear resize. */
 #include "enevo/data.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -34,16 +38,301 @@ void *enevo__data_alloc(size_t bytes)
     return p;
 }
 
-/* An open IDX file; `path` is the name actually opened, for messages. */
-struct idx_file {
-    gzFile gz;
-    char path[IDX_PATH_MAX];
+/* ---- files mapped whole (data_internal.h) ---- */
+
+int enevo__map_file(const char *path, struct enevo__map *m, char *err, size_t errlen)
+{
+    m->p = NULL;
+    m->len = 0;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return enevo_errf(err, errlen, ENEVO_EIO, "cannot open %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return enevo_errf(err, errlen, ENEVO_EIO, "%s: not a regular file", path);
+    }
+    if (st.st_size == 0) { /* mmap refuses an empty range; the readers say "empty" */
+        close(fd);
+        return 0;
+    }
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED)
+        return enevo_errf(err, errlen, ENEVO_EIO, "cannot map %s: %s", path, strerror(errno));
+    m->p = p;
+    m->len = (size_t)st.st_size;
+    return 0;
+}
+
+void enevo__unmap(struct enevo__map *m)
+{
+    if (m->p)
+        munmap(m->p, m->len);
+    m->p = NULL;
+    m->len = 0;
+}
+
+/* ---- IDX from memory: raw, or gzip (one or more members) ---- */
+
+/* The bytes of an IDX file in order: `buf` itself, or its gzip stream
+ * inflated on demand. `name` is the file, for messages. */
+struct idx_src {
+    const unsigned char *buf;
+    size_t len, pos; /* raw: the next byte; gzip: the next compressed byte */
+    bool gz, zinit, zend;
+    z_stream zs;
+    const char *name;
 };
 
-/* gzopen reads uncompressed files transparently, so one code path serves
- * both; `access` decides between `path` and `path.gz` so that the message
- * can name what was tried. */
-static int idx_open(const char *path, struct idx_file *f, char *err, size_t errlen)
+static bool is_gzip(const unsigned char *b, size_t len)
+{
+    return len >= 2 && b[0] == 0x1f && b[1] == 0x8b;
+}
+
+static void src_init(struct idx_src *s, const unsigned char *buf, size_t len, const char *name)
+{
+    memset(s, 0, sizeof *s);
+    s->buf = buf;
+    s->len = len;
+    s->name = name;
+    s->gz = is_gzip(buf, len);
+}
+
+static void src_end(struct idx_src *s)
+{
+    if (s->zinit)
+        inflateEnd(&s->zs);
+    s->zinit = false;
+}
+
+/* Up to want bytes into out; *got how many (fewer: the data ended). */
+static int src_read(struct idx_src *s, unsigned char *out, size_t want, size_t *got, char *err,
+                    size_t errlen)
+{
+    *got = 0;
+    if (!s->gz) {
+        size_t k = s->len - s->pos < want ? s->len - s->pos : want;
+        if (k)
+            memcpy(out, s->buf + s->pos, k);
+        s->pos += k;
+        *got = k;
+        return 0;
+    }
+    if (!s->zinit) {
+        if (inflateInit2(&s->zs, 16 + MAX_WBITS) != Z_OK)
+            return enevo_errf(err, errlen, ENEVO_ENOMEM, "%s: cannot start zlib", s->name);
+        s->zinit = true;
+    }
+    while (*got < want && !s->zend) {
+        size_t in = s->len - s->pos, ow = want - *got;
+        s->zs.next_in = (unsigned char *)s->buf + s->pos;
+        s->zs.avail_in = in > (1u << 30) ? (1u << 30) : (uInt)in;
+        s->zs.next_out = out + *got;
+        s->zs.avail_out = ow > (1u << 30) ? (1u << 30) : (uInt)ow;
+        uInt ai = s->zs.avail_in, ao = s->zs.avail_out;
+        int zrc = inflate(&s->zs, Z_NO_FLUSH);
+        s->pos += ai - s->zs.avail_in;
+        *got += ao - s->zs.avail_out;
+        if (zrc == Z_STREAM_END) {
+            /* gzip allows members end to end (gzread reads them all); anything
+             * else after a member is ignored, as gzread does. */
+            if (is_gzip(s->buf + s->pos, s->len - s->pos))
+                inflateReset(&s->zs);
+            else
+                s->zend = true;
+        } else if (zrc == Z_BUF_ERROR && s->pos == s->len) {
+            s->zend = true; /* the compressed data ends early: a truncated file */
+        } else if (zrc != Z_OK) {
+            return enevo_errf(err, errlen, ENEVO_EFORMAT, "%s: corrupt gzip data: %s", s->name,
+                              s->zs.msg ? s->zs.msg : zError(zrc));
+        }
+    }
+    return 0;
+}
+
+static int src_read_exact(struct idx_src *s, unsigned char *out, size_t len, const char *what,
+                          char *err, size_t errlen)
+{
+    size_t got;
+    int rc = src_read(s, out, len, &got, err, errlen);
+    if (!rc && got != len)
+        rc = enevo_errf(err, errlen, ENEVO_EFORMAT, "%s: truncated %s: expected %zu bytes, got %zu",
+                        s->name, what, len, got);
+    return rc;
+}
+
+/* The `need` bytes after the header. Raw: a pointer into the buffer, its
+ * length checked before anything is allocated. Gzip: the stream has no
+ * size to check against, so the bytes are inflated into *owned, grown as
+ * they really arrive (the first block from the compressed size, enough for
+ * real files; then doubling): a header's claim alone never gets memory. */
+static int src_payload(struct idx_src *s, size_t need, const char *what, const unsigned char **data,
+                       unsigned char **owned, char *err, size_t errlen)
+{
+    *owned = NULL;
+    *data = NULL;
+    if (!s->gz) {
+        size_t have = s->len - s->pos;
+        if (have < need)
+            return enevo_errf(err, errlen, ENEVO_EFORMAT,
+                              "%s: truncated %s: expected %zu bytes, got %zu", s->name, what, need,
+                              have);
+        *data = s->buf + s->pos;
+        s->pos += need;
+        return 0;
+    }
+    size_t cap = s->len > (SIZE_MAX - 65536) / 8 ? need : 8 * s->len + 65536;
+    if (cap > need)
+        cap = need;
+    unsigned char *b = enevo__data_alloc(cap);
+    if (!b)
+        return enevo_errf(err, errlen, ENEVO_ENOMEM, "%s: cannot allocate %zu bytes", s->name, cap);
+    size_t got = 0;
+    for (;;) {
+        size_t k;
+        int rc = src_read(s, b + got, cap - got, &k, err, errlen);
+        got += k;
+        if (rc || got < cap || cap == need) {
+            if (!rc && got != need)
+                rc = enevo_errf(err, errlen, ENEVO_EFORMAT,
+                                "%s: truncated %s: expected %zu bytes, got %zu", s->name, what,
+                                need, got);
+            if (rc) {
+                free(b);
+                return rc;
+            }
+            break;
+        }
+        size_t ncap = cap > need / 2 ? need : 2 * cap;
+        unsigned char *nb = realloc(b, ncap);
+        if (!nb) {
+            free(b);
+            return enevo_errf(err, errlen, ENEVO_ENOMEM, "%s: cannot allocate %zu bytes",
+                              s->name, ncap);
+        }
+        b = nb;
+        cap = ncap;
+    }
+    *owned = b;
+    *data = b;
+    return 0;
+}
+
+static uint32_t be32(const unsigned char *b)
+{
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | (uint32_t)b[3];
+}
+
+/* Reads the magic and `ndims` dimensions; each dimension must fit an int. */
+static int idx_header(struct idx_src *s, uint32_t magic, int ndims, int *dims, char *err,
+                      size_t errlen)
+{
+    unsigned char b[16];
+    int rc = src_read_exact(s, b, 4 + 4 * (size_t)ndims, "header", err, errlen);
+    if (rc)
+        return rc;
+    uint32_t found = be32(b);
+    if (found != magic)
+        return enevo_errf(err, errlen, ENEVO_EFORMAT, "%s: bad magic 0x%08x, expected 0x%08x",
+                          s->name, found, magic);
+    for (int i = 0; i < ndims; i++) {
+        uint32_t d = be32(b + 4 + 4 * i);
+        if (d > INT_MAX)
+            return enevo_errf(err, errlen, ENEVO_EFORMAT, "%s: dimension %d is %u, too large",
+                              s->name, i, d);
+        dims[i] = (int)d;
+    }
+    return 0;
+}
+
+static int images_from(struct idx_src *s, bool u8, struct enevo_dataset *d, char *err,
+                       size_t errlen)
+{
+    int dims[3];
+    int rc = idx_header(s, IDX_MAGIC_IMAGES, 3, dims, err, errlen);
+    if (rc)
+        return rc;
+    if (dims[1] == 0 || dims[2] == 0)
+        return enevo_errf(err, errlen, ENEVO_EFORMAT, "%s: empty image size %dx%d", s->name,
+                          dims[1], dims[2]);
+    size_t npix = (size_t)dims[0] * (size_t)dims[1] * (size_t)dims[2];
+    if (npix / (size_t)dims[1] / (size_t)dims[2] != (size_t)dims[0] ||
+        npix > SIZE_MAX / sizeof *d->x)
+        return enevo_errf(err, errlen, ENEVO_EFORMAT, "%s: %dx%dx%d pixels overflow", s->name,
+                          dims[0], dims[1], dims[2]);
+    const unsigned char *px;
+    unsigned char *owned;
+    if ((rc = src_payload(s, npix, "image data", &px, &owned, err, errlen)))
+        return rc;
+    if (u8) { /* the bytes as they are; enevo_dataset_images maps them */
+        d->u8 = owned;
+        if (!owned && (d->u8 = enevo__data_alloc(npix)))
+            memcpy(d->u8, px, npix);
+        if (!d->u8)
+            return enevo_errf(err, errlen, ENEVO_ENOMEM, "%s: cannot allocate %zu pixels",
+                              s->name, npix);
+    } else {
+        d->x = enevo__data_alloc(npix * sizeof *d->x);
+        if (!d->x) {
+            free(owned);
+            return enevo_errf(err, errlen, ENEVO_ENOMEM, "%s: cannot allocate %zu pixels",
+                              s->name, npix);
+        }
+        for (size_t i = 0; i < npix; i++)
+            d->x[i] = (float)px[i] * (1.0f / 255.0f);
+        free(owned);
+    }
+    d->n = dims[0];
+    d->c = 1;
+    d->h = dims[1];
+    d->w = dims[2];
+    return 0;
+}
+
+static int labels_from(struct idx_src *s, struct enevo_dataset *d, int *n, char *err,
+                       size_t errlen)
+{
+    int rc = idx_header(s, IDX_MAGIC_LABELS, 1, n, err, errlen);
+    if (rc)
+        return rc;
+    const unsigned char *y;
+    unsigned char *owned;
+    if ((rc = src_payload(s, (size_t)*n, "label data", &y, &owned, err, errlen)))
+        return rc;
+    d->y = owned ? owned : malloc(*n ? (size_t)*n : 1);
+    if (!d->y)
+        return enevo_errf(err, errlen, ENEVO_ENOMEM, "%s: cannot allocate %d labels", s->name,
+                          *n);
+    if (!owned && *n)
+        memcpy(d->y, y, (size_t)*n);
+    return 0;
+}
+
+int enevo__idx_images_mem(const unsigned char *buf, size_t len, const char *name, bool u8,
+                          struct enevo_dataset *d, char *err, size_t errlen)
+{
+    struct idx_src s;
+    src_init(&s, buf, len, name);
+    int rc = images_from(&s, u8, d, err, errlen);
+    src_end(&s);
+    return rc;
+}
+
+int enevo__idx_labels_mem(const unsigned char *buf, size_t len, const char *name,
+                          struct enevo_dataset *d, int *n, char *err, size_t errlen)
+{
+    struct idx_src s;
+    src_init(&s, buf, len, name);
+    int rc = labels_from(&s, d, n, err, errlen);
+    src_end(&s);
+    return rc;
+}
+
+/* `path`, else `path.gz` (the message names both when neither exists),
+ * mapped whole; `used` gets the name opened. The format (raw or gzip) is
+ * read from the bytes, not the name. */
+static int idx_map(const char *path, struct enevo__map *m, char *used, char *err, size_t errlen)
 {
     char gzpath[IDX_PATH_MAX];
     if (snprintf(gzpath, sizeof gzpath, "%s.gz", path) >= (int)sizeof gzpath)
@@ -55,161 +344,29 @@ static int idx_open(const char *path, struct idx_file *f, char *err, size_t errl
         use = gzpath;
     if (!use)
         return enevo_errf(err, errlen, ENEVO_EIO, "cannot open %s (also tried %s)", path, gzpath);
-    snprintf(f->path, sizeof f->path, "%s", use);
-    f->gz = gzopen(use, "rb");
-    if (!f->gz)
-        return enevo_errf(err, errlen, ENEVO_EIO, "cannot open %s", use);
-    /* Larger than zlib's 8 KiB default: the 47 MB training images then
-     * decompress in a fraction of a second. */
-    gzbuffer(f->gz, 1 << 18);
-    return 0;
-}
-
-/* Reads up to len bytes; returns how many were read, or -1 on a gzip error
- * (a corrupt stream). gzread takes an unsigned count, hence the chunks. */
-static long long idx_read(struct idx_file *f, void *buf, size_t len)
-{
-    unsigned char *p = buf;
-    size_t got = 0;
-    while (got < len) {
-        size_t want = len - got;
-        if (want > (1u << 30))
-            want = 1u << 30;
-        int k = gzread(f->gz, p + got, (unsigned)want);
-        if (k < 0)
-            return -1;
-        if (k == 0)
-            break;
-        got += (size_t)k;
-    }
-    return (long long)got;
-}
-
-static int idx_read_exact(struct idx_file *f, void *buf, size_t len, const char *what, char *err,
-                          size_t errlen)
-{
-    long long got = idx_read(f, buf, len);
-    if (got < 0) {
-        int zerr;
-        const char *msg = gzerror(f->gz, &zerr);
-        return enevo_errf(err, errlen, ENEVO_EFORMAT, "%s: cannot read %s: %s", f->path, what, msg);
-    }
-    if ((size_t)got != len)
-        return enevo_errf(err, errlen, ENEVO_EFORMAT,
-                          "%s: truncated %s: expected %zu bytes, got %lld", f->path, what, len,
-                          got);
-    return 0;
-}
-
-static uint32_t be32(const unsigned char *b)
-{
-    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | (uint32_t)b[3];
-}
-
-/* Reads the magic and `ndims` dimensions; each dimension must fit an int. */
-static int idx_header(struct idx_file *f, uint32_t magic, int ndims, int *dims, char *err,
-                      size_t errlen)
-{
-    unsigned char b[16];
-    int rc = idx_read_exact(f, b, 4 + 4 * (size_t)ndims, "header", err, errlen);
-    if (rc)
-        return rc;
-    uint32_t found = be32(b);
-    if (found != magic)
-        return enevo_errf(err, errlen, ENEVO_EFORMAT, "%s: bad magic 0x%08x, expected 0x%08x",
-                          f->path, found, magic);
-    for (int i = 0; i < ndims; i++) {
-        uint32_t d = be32(b + 4 + 4 * i);
-        if (d > INT_MAX)
-            return enevo_errf(err, errlen, ENEVO_EFORMAT, "%s: dimension %d is %u, too large",
-                              f->path, i, d);
-        dims[i] = (int)d;
-    }
-    return 0;
+    snprintf(used, IDX_PATH_MAX, "%s", use);
+    return enevo__map_file(use, m, err, errlen);
 }
 
 static int load_images(const char *path, bool u8, struct enevo_dataset *d, char *used, char *err,
                        size_t errlen)
 {
-    struct idx_file f;
-    int rc = idx_open(path, &f, err, errlen);
-    if (rc)
-        return rc;
-    snprintf(used, IDX_PATH_MAX, "%s", f.path);
-    int dims[3];
-    rc = idx_header(&f, IDX_MAGIC_IMAGES, 3, dims, err, errlen);
-    if (rc)
-        goto done;
-    if (dims[1] == 0 || dims[2] == 0) {
-        rc = enevo_errf(err, errlen, ENEVO_EFORMAT, "%s: empty image size %dx%d", f.path, dims[1],
-                        dims[2]);
-        goto done;
-    }
-    size_t npix = (size_t)dims[0] * (size_t)dims[1] * (size_t)dims[2];
-    if (npix / (size_t)dims[1] / (size_t)dims[2] != (size_t)dims[0] ||
-        npix > SIZE_MAX / sizeof *d->x) {
-        rc = enevo_errf(err, errlen, ENEVO_EFORMAT, "%s: %dx%dx%d pixels overflow", f.path, dims[0],
-                        dims[1], dims[2]);
-        goto done;
-    }
-    if (u8) { /* the bytes as they are; enevo_dataset_images maps them */
-        d->u8 = enevo__data_alloc(npix);
-        if (!d->u8) {
-            rc = enevo_errf(err, errlen, ENEVO_ENOMEM, "%s: cannot allocate %zu pixels", f.path,
-                            npix);
-            goto done;
-        }
-        if ((rc = idx_read_exact(&f, d->u8, npix, "image data", err, errlen)))
-            goto done;
-        d->n = dims[0];
-        d->c = 1;
-        d->h = dims[1];
-        d->w = dims[2];
-        goto done;
-    }
-    d->x = enevo__data_alloc(npix * sizeof *d->x);
-    if (!d->x) {
-        rc = enevo_errf(err, errlen, ENEVO_ENOMEM, "%s: cannot allocate %zu pixels", f.path, npix);
-        goto done;
-    }
-    /* One bulk read into the last quarter of the float array, then widen
-     * front to back: float i is written over bytes [4i, 4i+4), which lie
-     * below byte 3 npix + i being read until that byte has been used. This
-     * saves a second 47 MB buffer and its page faults. */
-    uint8_t *raw = (uint8_t *)d->x + 3 * npix;
-    rc = idx_read_exact(&f, raw, npix, "image data", err, errlen);
-    if (rc)
-        goto done;
-    for (size_t i = 0; i < npix; i++)
-        d->x[i] = (float)raw[i] * (1.0f / 255.0f);
-    d->n = dims[0];
-    d->c = 1;
-    d->h = dims[1];
-    d->w = dims[2];
-done:
-    gzclose(f.gz);
+    struct enevo__map m;
+    int rc = idx_map(path, &m, used, err, errlen);
+    if (!rc)
+        rc = enevo__idx_images_mem(m.p, m.len, used, u8, d, err, errlen);
+    enevo__unmap(&m);
     return rc;
 }
 
 static int load_labels(const char *path, struct enevo_dataset *d, int *n, char *used, char *err,
                        size_t errlen)
 {
-    struct idx_file f;
-    int rc = idx_open(path, &f, err, errlen);
-    if (rc)
-        return rc;
-    snprintf(used, IDX_PATH_MAX, "%s", f.path);
-    rc = idx_header(&f, IDX_MAGIC_LABELS, 1, n, err, errlen);
-    if (rc)
-        goto done;
-    d->y = malloc(*n ? (size_t)*n : 1);
-    if (!d->y) {
-        rc = enevo_errf(err, errlen, ENEVO_ENOMEM, "%s: cannot allocate %d labels", f.path, *n);
-        goto done;
-    }
-    rc = idx_read_exact(&f, d->y, (size_t)*n, "label data", err, errlen);
-done:
-    gzclose(f.gz);
+    struct enevo__map m;
+    int rc = idx_map(path, &m, used, err, errlen);
+    if (!rc)
+        rc = enevo__idx_labels_mem(m.p, m.len, used, d, n, err, errlen);
+    enevo__unmap(&m);
     return rc;
 }
 

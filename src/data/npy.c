@@ -32,44 +32,6 @@ struct npy {
     const unsigned char *data;
 };
 
-/* A mapped file. */
-struct map {
-    unsigned char *p;
-    size_t len;
-};
-
-static int map_file(const char *path, struct map *m, char *err, size_t errlen)
-{
-    m->p = NULL;
-    m->len = 0;
-    int fd = open(path, O_RDONLY);
-    if (fd < 0)
-        return enevo_errf(err, errlen, ENEVO_EIO, "cannot open %s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return enevo_errf(err, errlen, ENEVO_EIO, "%s: not a regular file", path);
-    }
-    m->len = (size_t)st.st_size;
-    if (m->len == 0) {
-        close(fd);
-        return enevo_errf(err, errlen, ENEVO_EFORMAT, "%s: empty file", path);
-    }
-    void *p = mmap(NULL, m->len, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (p == MAP_FAILED)
-        return enevo_errf(err, errlen, ENEVO_EIO, "cannot map %s: %s", path, strerror(errno));
-    m->p = p;
-    return 0;
-}
-
-static void unmap(struct map *m)
-{
-    if (m->p)
-        munmap(m->p, m->len);
-    m->p = NULL;
-}
-
 static unsigned rd16(const unsigned char *b) { return (unsigned)b[0] | (unsigned)b[1] << 8; }
 static uint32_t rd32(const unsigned char *b)
 {
@@ -364,8 +326,8 @@ struct zip_entry {
     uint64_t csize, usize, offset;
 };
 
-static int zip_find(const struct map *m, const char *path, const char *want, struct zip_entry *e,
-                    char *err, size_t errlen)
+static int zip_find(const struct enevo__map *m, const char *path, const char *want,
+                    struct zip_entry *e, char *err, size_t errlen)
 {
     const unsigned char *p = m->p;
     size_t len = m->len;
@@ -385,7 +347,7 @@ static int zip_find(const struct map *m, const char *path, const char *want, str
     if ((entries == 0xffff || cd_off == 0xffffffffu) && eocd >= 20 &&
         rd32(p + eocd - 20) == 0x07064b50u) {
         uint64_t z = rd64(p + eocd - 20 + 8);
-        if (z > len - 56 || rd32(p + z) != 0x06064b50u)
+        if (len < 56 || z > len - 56 || rd32(p + z) != 0x06064b50u)
             return enevo_errf(err, errlen, ENEVO_EFORMAT, "%s: bad zip64 directory record", path);
         entries = rd64(p + z + 32);
         cd_off = rd64(p + z + 48);
@@ -430,7 +392,7 @@ static int zip_find(const struct map *m, const char *path, const char *want, str
 }
 
 /* The entry's bytes: in the map when stored, else inflated into *owned. */
-static int zip_data(const struct map *m, const char *path, const struct zip_entry *e,
+static int zip_data(const struct enevo__map *m, const char *path, const struct zip_entry *e,
                     const unsigned char **data, unsigned char **owned, char *err, size_t errlen)
 {
     *owned = NULL;
@@ -450,23 +412,39 @@ static int zip_data(const struct map *m, const char *path, const struct zip_entr
                               path, (int)e->name_len, e->name);
         *data = src;
     } else if (e->method == 8) {
-        /* Deflate expands at most ~1032:1; a larger claim is a lie. */
+        /* Deflate expands at most ~1032:1; a larger claim is a lie. Even
+         * a plausible claim gets memory only as inflated bytes arrive: the
+         * first block from the compressed size (enough for real files),
+         * then doubling, so a small entry never reserves what it only
+         * claims. */
         if (e->usize > 1032 * e->csize + 1024 || e->usize > SIZE_MAX / 2)
             return enevo_errf(err, errlen, ENEVO_EFORMAT,
                               "%s: %.*s: claims %llu bytes from %llu compressed", path,
                               (int)e->name_len, e->name, (unsigned long long)e->usize,
                               (unsigned long long)e->csize);
-        unsigned char *out = enevo__data_alloc((size_t)e->usize + 1);
+        uint64_t want = e->usize + 1; /* one more: data beyond the claim is an error */
+        uint64_t cap = 8 * e->csize + 65536 < want ? 8 * e->csize + 65536 : want;
+        unsigned char *out = enevo__data_alloc((size_t)cap);
         if (!out)
             return enevo_errf(err, errlen, ENEVO_ENOMEM, "%s: cannot allocate %llu bytes", path,
-                              (unsigned long long)e->usize);
+                              (unsigned long long)cap);
         z_stream zs = {0};
         int zrc = inflateInit2(&zs, -MAX_WBITS);
         uint64_t in_left = e->csize, out_done = 0;
         const unsigned char *in = src;
         while (zrc == Z_OK) {
+            if (out_done == cap && cap < want) {
+                uint64_t ncap = cap > want / 2 ? want : 2 * cap;
+                unsigned char *nb = realloc(out, (size_t)ncap);
+                if (!nb) {
+                    zrc = Z_MEM_ERROR;
+                    break;
+                }
+                out = nb;
+                cap = ncap;
+            }
             unsigned ci = in_left > (1u << 30) ? (1u << 30) : (unsigned)in_left;
-            uint64_t ol = e->usize + 1 - out_done;
+            uint64_t ol = cap - out_done;
             unsigned co = ol > (1u << 30) ? (1u << 30) : (unsigned)ol;
             zs.next_in = (unsigned char *)in;
             zs.avail_in = ci;
@@ -480,6 +458,11 @@ static int zip_data(const struct map *m, const char *path, const struct zip_entr
                 zrc = Z_BUF_ERROR;
         }
         inflateEnd(&zs);
+        if (zrc == Z_MEM_ERROR) {
+            free(out);
+            return enevo_errf(err, errlen, ENEVO_ENOMEM, "%s: %.*s: out of memory inflating",
+                              path, (int)e->name_len, e->name);
+        }
         if (zrc != Z_STREAM_END || out_done != e->usize) {
             free(out);
             return enevo_errf(err, errlen, ENEVO_EFORMAT,
@@ -514,8 +497,8 @@ struct npz_arr {
     char name[NPY_PATH];
 };
 
-static int npz_array(const struct map *m, const char *path, const char *key, struct npz_arr *out,
-                     char *err, size_t errlen)
+static int npz_array(const struct enevo__map *m, const char *path, const char *key,
+                     struct npz_arr *out, char *err, size_t errlen)
 {
     char want[256];
     snprintf(want, sizeof want, "%s.npy", key);
@@ -540,14 +523,13 @@ static int npz_array(const struct map *m, const char *path, const char *key, str
     return rc;
 }
 
-int enevo__npz_load(const char *path, const struct enevo_data_opts *o, struct enevo_data *out,
-                    char *err, size_t errlen)
+int enevo__npz_mem(const unsigned char *buf, size_t len, const char *path,
+                   const struct enevo_data_opts *o, struct enevo_data *out, char *err,
+                   size_t errlen)
 {
-    struct map m;
-    int rc = map_file(path, &m, err, errlen);
-    if (rc)
-        return rc;
+    const struct enevo__map m = {(unsigned char *)buf, len};
     struct npz_arr a[4] = {0};
+    int rc = 0;
     for (int i = 0; i < 4 && !rc; i++)
         rc = npz_array(&m, path, o->keys[i], &a[i], err, errlen);
     if (!rc)
@@ -558,15 +540,39 @@ int enevo__npz_load(const char *path, const struct enevo_data_opts *o, struct en
                         err, errlen);
     for (int i = 0; i < 4; i++)
         free(a[i].owned);
-    unmap(&m);
+    return rc;
+}
+
+int enevo__npz_load(const char *path, const struct enevo_data_opts *o, struct enevo_data *out,
+                    char *err, size_t errlen)
+{
+    struct enevo__map m;
+    int rc = enevo__map_file(path, &m, err, errlen);
+    if (!rc && !m.len)
+        rc = enevo_errf(err, errlen, ENEVO_EFORMAT, "%s: empty file", path);
+    if (!rc)
+        rc = enevo__npz_mem(m.p, m.len, path, o, out, err, errlen);
+    enevo__unmap(&m);
+    return rc;
+}
+
+int enevo__npy_set_mem(const unsigned char *x, size_t xlen, const char *xname,
+                       const unsigned char *y, size_t ylen, const char *yname, int layout,
+                       bool u8, struct enevo_dataset *d, char *err, size_t errlen)
+{
+    struct npy a, b;
+    int rc = npy_parse(x, xlen, xname, &a, err, errlen);
+    if (!rc)
+        rc = npy_parse(y, ylen, yname, &b, err, errlen);
+    if (!rc)
+        rc = npy_to_set(&a, &b, xname, yname, layout, u8, d, err, errlen);
     return rc;
 }
 
 int enevo__npy_dir_load(const char *dir, const struct enevo_data_opts *o, struct enevo_data *out,
                         char *err, size_t errlen)
 {
-    struct map m[4] = {0};
-    struct npy a[4];
+    struct enevo__map m[4] = {0};
     char names[4][NPY_PATH];
     int rc = 0;
     for (int i = 0; i < 4 && !rc; i++) {
@@ -574,17 +580,17 @@ int enevo__npy_dir_load(const char *dir, const struct enevo_data_opts *o, struct
             (int)sizeof names[i])
             rc = enevo_errf(err, errlen, ENEVO_EINVAL, "%s: path too long", dir);
         if (!rc)
-            rc = map_file(names[i], &m[i], err, errlen);
-        if (!rc)
-            rc = npy_parse(m[i].p, m[i].len, names[i], &a[i], err, errlen);
+            rc = enevo__map_file(names[i], &m[i], err, errlen);
+        if (!rc && !m[i].len)
+            rc = enevo_errf(err, errlen, ENEVO_EFORMAT, "%s: empty file", names[i]);
     }
     if (!rc)
-        rc = npy_to_set(&a[0], &a[1], names[0], names[1], o->layout, o->u8, &out->train, err,
-                        errlen);
+        rc = enevo__npy_set_mem(m[0].p, m[0].len, names[0], m[1].p, m[1].len, names[1], o->layout,
+                                o->u8, &out->train, err, errlen);
     if (!rc)
-        rc = npy_to_set(&a[2], &a[3], names[2], names[3], o->layout, false, &out->test, err,
-                        errlen);
+        rc = enevo__npy_set_mem(m[2].p, m[2].len, names[2], m[3].p, m[3].len, names[3], o->layout,
+                                false, &out->test, err, errlen);
     for (int i = 0; i < 4; i++)
-        unmap(&m[i]);
+        enevo__unmap(&m[i]);
     return rc;
 }

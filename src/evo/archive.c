@@ -201,10 +201,17 @@ int enevo_archive_read(struct enevo_archive *a, const struct enevo_evo_space *s,
                        const unsigned char *buf, size_t len, size_t *pos, char *err,
                        size_t errlen)
 {
+    if (err && errlen)
+        err[0] = 0;
     int32_t hdr[2];
     int rc = get_raw(buf, len, pos, hdr, sizeof hdr);
-    if (!rc && (hdr[0] != s->cfg->n_modules || hdr[1] < 1 || hdr[1] > 1000000))
-        rc = ENEVO_EFORMAT;
+    /* The capacity is the config's archive_size (the config hash guards
+     * it), never a number to allocate for on the file's word. */
+    int cap = s->cfg->archive_size > 0 ? s->cfg->archive_size : 1;
+    if (!rc && (hdr[0] != s->cfg->n_modules || hdr[1] != cap))
+        rc = enevo_errf(err, errlen, ENEVO_EFORMAT,
+                        "module archive of %d types and %d entries each, the config says %d and %d",
+                        hdr[0], hdr[1], s->cfg->n_modules, cap);
     if (!rc)
         rc = enevo_archive_init(a, hdr[0], hdr[1]);
     for (int t = 0; !rc && t < a->n_types; t++) {
@@ -221,8 +228,13 @@ int enevo_archive_read(struct enevo_archive *a, const struct enevo_evo_space *s,
                 rc = get_raw(buf, len, pos, &e->power_w, sizeof e->power_w);
             if (!rc)
                 rc = enevo_module_read(s, buf, len, pos, &e->mod, err, errlen);
-            if (!rc && e->mod.type != t)
-                rc = ENEVO_EFORMAT;
+            if (!rc && e->mod.type != t) {
+                /* Not yet counted in a->n[t]: freed here or never. */
+                int type = e->mod.type;
+                enevo_module_free(&e->mod);
+                rc = enevo_errf(err, errlen, ENEVO_EFORMAT,
+                                "module archive: an entry of type %d among type %d's", type, t);
+            }
             if (!rc)
                 a->n[t] = i + 1;
         }

@@ -15,6 +15,7 @@
 #include "enevo/optim.h"
 #include "enevo/partition.h"
 #include "enevo/train.h"
+#include "backend/backend.h"
 #include "evo/run_internal.h"
 #include "nn/plan.h"
 
@@ -118,7 +119,8 @@ static int measure_energy(struct run *r, const struct enevo_phenotype *p, struct
         enevo_extracted_free(&ex);
     }
     if (rc) {
-        snprintf(note, notelen, "energy measurement failed: %s", err);
+        snprintf(note, notelen, "%senergy measurement failed: %s",
+                 rc == ENEVO_ENOMEM ? "invalid: " : "", err);
         return rc;
     }
     x->m.energy = e[0].j;
@@ -219,7 +221,29 @@ int enevo__evaluate(struct run *r, const struct enevo__cand *cand, double *train
                  x->m.flops / 1e6, r->c->max_mflops);
         goto out;
     }
+    /* Memory: refused before allocation when the estimate is over the
+     * limit; a device also holds the bound data sets. */
+    int eb = r->o->meter && !r->o->meter->estimate ? r->c->energy_batch : 0;
+    double need = enevo__plan_memory(&plan, batch, true);
+    if (eb > 0 && enevo__plan_memory(&plan, eb, false) > need)
+        need = enevo__plan_memory(&plan, eb, false);
+    if (strcmp(r->device, "cpu"))
+        need += 4.0 * (double)d->train->c * d->train->h * d->train->w *
+                ((double)d->train->n + d->validation->n + d->fitness->n);
+    if (r->mem_limit > 0 && need > r->mem_limit) {
+        snprintf(note, notelen,
+                 "invalid: needs about %.0f MiB (estimate, batch %d) > the memory limit %.4g "
+                 "MiB (%s)",
+                 need / 1048576.0, batch, r->mem_limit / 1048576.0, r->mem_what);
+        goto out;
+    }
     rc = enevo_net_create(&p, in, d->train->n_classes, &no, &net, err, sizeof err);
+    if (rc == ENEVO_ENOMEM) {
+        /* Memory the estimate did not foresee: this candidate fails, not the run. */
+        snprintf(note, notelen, "invalid: %s", err);
+        rc = 0;
+        goto out;
+    }
     if (rc == ENEVO_ESHAPE || rc == ENEVO_EBACKEND) {
         snprintf(note, notelen, "invalid: %s", err);
         rc = 0;
@@ -267,7 +291,7 @@ int enevo__evaluate(struct run *r, const struct enevo__cand *cand, double *train
     rc = enevo_train(net, &opt, d->train, d->validation, &to, &tr, err, sizeof err);
     *train_secs = enevo_now() - t0;
     r->total_epochs += tr.epochs;
-    if (rc == ENEVO_ENUMERIC || rc == ENEVO_EINVAL) {
+    if (rc == ENEVO_ENUMERIC || rc == ENEVO_EINVAL || rc == ENEVO_ENOMEM) {
         snprintf(note, notelen, "invalid: %s", err);
         rc = 0;
         goto out;
@@ -291,8 +315,13 @@ int enevo__evaluate(struct run *r, const struct enevo__cand *cand, double *train
     x->m.test_accuracy = test_acc[0];
     x->m.test_accuracy_1 = test_acc[1];
     x->m.valid = true;
-    if ((rc = measure_energy(r, &p, net, &plan, x, note, notelen)))
+    if ((rc = measure_energy(r, &p, net, &plan, x, note, notelen))) {
+        if (rc == ENEVO_ENOMEM) { /* the measurement's net did not fit */
+            x->m.valid = false;
+            rc = 0;
+        }
         goto out;
+    }
     /* Each evaluation has its own file; an individual's weights are those
      * of its first evaluation (a re-evaluation never overwrites them). */
     char path[1024];
@@ -382,7 +411,8 @@ static int evaluate_next(struct run *r, char *err, size_t errlen)
     r->next++;
     r->evaluations++;
     double total = enevo_now() - t0;
-    if ((rc = enevo__record(r, x, train_secs, total, err, errlen)))
+    const char *why = x->m.valid ? "" : !strncmp(note, "invalid: ", 9) ? note + 9 : note;
+    if ((rc = enevo__record(r, x, why, train_secs, total, err, errlen)))
         return rc;
     if ((rc = enevo__save_checkpoint(r, err, errlen)))
         return rc;
@@ -412,6 +442,10 @@ static int inprocess_run_batch(struct run *r, int n, bool *stopped, char *err, s
 {
     *stopped = false;
     while (r->next < n) {
+        if (enevo_stop_requested())
+            return enevo_errf(err, errlen, ENEVO_EINTERRUPTED,
+                              "stopped by signal %d before evaluation %d-%d",
+                              enevo_stop_requested(), r->gen, r->next);
         if ((r->c->max_epochs > 0 && r->total_epochs >= r->c->max_epochs) ||
             (r->o->stop_after > 0 && r->evaluated_here >= r->o->stop_after)) {
             *stopped = true;

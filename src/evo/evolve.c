@@ -8,11 +8,13 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "enevo/io.h"
+#include "backend/backend.h"
 #include "enevo/net.h"
 #include "evo/run_internal.h"
 
@@ -91,9 +93,18 @@ int enevo_evolve(const struct enevo_config *c, const char *config_text,
     if (!rc)
         rc = check_objectives(r, err, errlen);
     /* A device this build or machine lacks fails now, not at the first net. */
-    char device[32] = "cpu";
+    char *device = r->device;
+    snprintf(device, sizeof r->device, "cpu");
     if (!rc)
-        rc = enevo_device_resolve(c->device, device, sizeof device, NULL, 0, err, errlen);
+        rc = enevo_device_resolve(c->device, device, sizeof r->device, NULL, 0, err, errlen);
+    if (!rc && c->max_memory_mb > 0) {
+        r->mem_limit = c->max_memory_mb * 1048576.0;
+        snprintf(r->mem_what, sizeof r->mem_what, "evolutionary.max_memory_mb");
+    } else if (!rc) {
+        char what[128];
+        r->mem_limit = enevo__device_memory(device, what, sizeof what);
+        snprintf(r->mem_what, sizeof r->mem_what, "max_memory_mb 0: %s", what);
+    }
     if (!rc && !o->meter) {
         static const char *const energy_metrics[] = {
             "energy",   "energy_mj", "log2_energy", "power",         "latency",       "energy_0",
@@ -167,6 +178,15 @@ int enevo_evolve(const struct enevo_config *c, const char *config_text,
         enevo__path(r, path, sizeof path, "stats.csv");
         if (truncate(path, r->stats_len))
             rc = enevo_errf(err, errlen, ENEVO_EIO, "%s: %s", path, strerror(errno));
+        /* A run from before stats.csv's note column goes on without it. */
+        FILE *f = rc ? NULL : fopen(path, "rb");
+        if (f) {
+            char head[1024];
+            size_t n = fread(head, 1, sizeof head - 1, f);
+            head[n] = 0;
+            r->stats_v1 = !strncmp(head, ENEVO__STATS_HEADER_V1, strlen(ENEVO__STATS_HEADER_V1));
+            fclose(f);
+        }
         enevo__path(r, path, sizeof path, "timing.csv");
         if (!rc && truncate(path, r->timing_len))
             rc = enevo_errf(err, errlen, ENEVO_EIO, "%s: %s", path, strerror(errno));

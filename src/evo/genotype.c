@@ -459,7 +459,11 @@ int enevo_module_read(const struct enevo_evo_space *s, const unsigned char *buf,
     int rc = get_i32(buf, len, pos, &type);
     if (!rc)
         rc = get_i32(buf, len, pos, &nl);
-    if (!rc && (type < 0 || type >= s->cfg->n_modules || nl < 0 || nl > 100000))
+    /* A layer takes at least 20 bytes (input count, one input, a DSGE
+     * header): a count the bytes left cannot hold is refused before the
+     * layers are allocated. */
+    if (!rc && (type < 0 || type >= s->cfg->n_modules || nl < 0 || nl > 100000 ||
+                (size_t)nl > (len - *pos) / 20))
         rc = ENEVO_EFORMAT;
     out->type = type;
     if (!rc)
@@ -496,7 +500,7 @@ int enevo_genotype_read(const struct enevo_evo_space *s, const unsigned char *bu
         err[0] = 0;
     int32_t nm;
     int rc = get_i32(buf, len, pos, &nm);
-    if (!rc && (nm < 0 || nm > 4096))
+    if (!rc && (nm < 0 || nm > 4096 || (size_t)nm > (len - *pos) / 8)) /* 8 bytes a module */
         rc = ENEVO_EFORMAT;
     if (!rc)
         rc = genotype_reserve(out, nm > 0 ? nm : 1);

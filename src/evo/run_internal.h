@@ -119,6 +119,10 @@ struct run {
     struct enevo_config *probe; /* a copy of c with one fitness term, to read metrics */
     double overhead, t_start;
     int evaluated_here;
+    bool stats_v1;          /* stats.csv from before its note column (a resumed old run) */
+    char device[32];        /* the resolved device */
+    double mem_limit;       /* bytes a candidate's networks may need; 0 = no limit */
+    char mem_what[160];     /* where mem_limit comes from, for the reason */
 };
 
 /* ---- checkpoint encoding (rundir.c) ---- */
@@ -152,6 +156,12 @@ int enevo__get_indiv(struct run *run, struct rbuf *r, struct indiv *x, char *err
 int enevo__save_checkpoint(struct run *r, char *err, size_t errlen);
 /* 1 when a checkpoint was loaded, 0 when there is none, or a status. */
 int enevo__load_checkpoint(struct run *r, char *err, size_t errlen);
+/* The checkpoint's bytes buf[0..len) into r (0 or a status; `path` names
+ * them in messages); what enevo__load_checkpoint runs on the file. r needs
+ * c, space, the hashes and an initialised archive; on failure r may hold
+ * part of the state (the caller frees it as after a run). */
+int enevo__load_checkpoint_mem(struct run *r, const char *path, const unsigned char *buf,
+                               size_t len, char *err, size_t errlen);
 
 /* ---- the run directory (rundir.c) ---- */
 
@@ -169,14 +179,16 @@ int enevo__copy_file(const char *from, const char *to, char *err, size_t errlen)
 int enevo__write_json(const char *path, cJSON *o, char *err, size_t errlen);
 void enevo__label(char *buf, size_t len, int gen, int idx);
 cJSON *enevo__indiv_json(const struct indiv *x);
-/* The stats.csv and timing.csv rows of one evaluation. */
-int enevo__record(struct run *r, const struct indiv *x, double train_secs, double total_secs,
-                  char *err, size_t errlen);
+/* The stats.csv and timing.csv rows of one evaluation; note: why it is
+ * invalid, or "" (stats.csv's last column). */
+int enevo__record(struct run *r, const struct indiv *x, const char *note, double train_secs,
+                  double total_secs, char *err, size_t errlen);
 /* best/: x's model files, phenotype and metrics. */
 int enevo__write_best(struct run *r, const struct indiv *x, char *err, size_t errlen);
 void enevo__logf(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 extern const char *const ENEVO__STATS_HEADER;
+extern const char *const ENEVO__STATS_HEADER_V1;
 extern const char *const ENEVO__TIMING_HEADER;
 extern const char *const ENEVO__GENERATIONS_HEADER; /* NSGA-II's generations.csv */
 

@@ -26,6 +26,7 @@
 #include <zlib.h>
 
 #include "enevo/io.h"
+#include "core/fault.h"
 #include "evo/run_internal.h"
 
 #define CKPT_MAGIC "ENEVOCKP"
@@ -78,12 +79,22 @@ int enevo__append(const char *path, const char *text, long *len, char *err, size
     FILE *f = fopen(path, "ab");
     if (!f)
         return enevo_errf(err, errlen, ENEVO_EIO, "%s: %s", path, strerror(errno));
-    fputs(text, f);
-    fflush(f);
-    int bad = ferror(f) || fsync(fileno(f));
+    /* A failed append may leave part of the row; the checkpoint keeps the
+     * length before it, and a resume cuts the file back to that. */
+    int code = 0;
+    size_t n = strlen(text);
+    bool fault = enevo__fault(ENEVO__FAULT_WRITE, path, &code);
+    if (fault) /* as a disk that fills mid-row */
+        fwrite(text, 1, n / 2, f);
+    else if (fwrite(text, 1, n, f) != n || fflush(f))
+        code = errno;
+    if (!code && fsync(fileno(f)))
+        code = errno;
     *len = ftell(f);
-    if (fclose(f) || bad)
-        return enevo_errf(err, errlen, ENEVO_EIO, "%s: write failed", path);
+    if (fclose(f) && !code)
+        code = errno ? errno : EIO;
+    if (code)
+        return enevo_errf(err, errlen, ENEVO_EIO, "%s: write failed: %s", path, strerror(code));
     return 0;
 }
 
@@ -197,10 +208,11 @@ int enevo__get_indiv(struct run *run, struct rbuf *r, struct indiv *x, char *err
 {
     memset(x, 0, sizeof *x);
     if (r->bad)
-        return ENEVO_EFORMAT;
+        return enevo_errf(err, errlen, ENEVO_EFORMAT, "individual cut off at byte %zu", r->pos);
     int rc = enevo_genotype_read(&run->space, r->b, r->len, &r->pos, &x->gt, err, errlen);
     if (rc) {
         r->bad = true;
+        enevo__indiv_free(x);
         return rc;
     }
     x->phenotype = get_str(r);
@@ -223,7 +235,12 @@ int enevo__get_indiv(struct run *run, struct rbuf *r, struct indiv *x, char *err
         snprintf(x->reused, sizeof x->reused, "%s", reused);
     free(meter);
     free(reused);
-    return r->bad ? ENEVO_EFORMAT : 0;
+    if (!r->bad)
+        return 0;
+    /* Nothing half-read stays behind: the caller's count never covers x. */
+    enevo__indiv_free(x);
+    return enevo_errf(err, errlen, ENEVO_EFORMAT, "individual cut off or malformed at byte %zu",
+                      r->pos);
 }
 
 int enevo__save_checkpoint(struct run *r, char *err, size_t errlen)
@@ -312,6 +329,14 @@ int enevo__load_checkpoint(struct run *r, char *err, size_t errlen)
         return 0;
     if (enevo_read_file(path, 0, &buf, &len, NULL, 0))
         return enevo_errf(err, errlen, ENEVO_EIO, "%s: cannot read", path);
+    int rc = enevo__load_checkpoint_mem(r, path, (const unsigned char *)buf, len, err, errlen);
+    free(buf);
+    return rc ? rc : 1;
+}
+
+int enevo__load_checkpoint_mem(struct run *r, const char *path, const unsigned char *buf,
+                               size_t len, char *err, size_t errlen)
+{
     int rc = 0;
     if (len < 16 || memcmp(buf, CKPT_MAGIC, 8)) {
         rc = enevo_errf(err, errlen, ENEVO_EFORMAT, "%s: not an enevo checkpoint", path);
@@ -319,12 +344,12 @@ int enevo__load_checkpoint(struct run *r, char *err, size_t errlen)
     }
     uint32_t crc;
     memcpy(&crc, buf + len - 4, 4);
-    if (crc != (uint32_t)crc32(0L, (const unsigned char *)buf, (uInt)(len - 4))) {
+    if (crc != (uint32_t)crc32(0L, buf, (uInt)(len - 4))) {
         rc = enevo_errf(err, errlen, ENEVO_ECORRUPT,
                         "%s: checksum mismatch: the checkpoint is corrupted or truncated", path);
         goto out;
     }
-    struct rbuf rb = {(const unsigned char *)buf, len - 4, 8, false};
+    struct rbuf rb = {buf, len - 4, 8, false};
     uint32_t ver;
     enevo__get(&rb, &ver, 4);
     if (ver != 1 && ver != CKPT_VERSION) {
@@ -377,15 +402,26 @@ int enevo__load_checkpoint(struct run *r, char *err, size_t errlen)
         rc = enevo_errf(err, errlen, ENEVO_EFORMAT, "%s: malformed checkpoint (%zu extra bytes)",
                         path, rb.len - rb.pos);
 out:
-    free(buf);
-    if (rc)
-        return rc;
-    return 1;
+    /* The genotype, individual and archive readers do not know the file. */
+    if (rc && err && errlen && strncmp(err, path, strlen(path))) {
+        char inner[ENEVO_ERR_LEN];
+        snprintf(inner, sizeof inner, "%s", err);
+        enevo_errf(err, errlen, rc, "%s: malformed checkpoint: %s", path,
+                   inner[0] ? inner : "cut off or inconsistent");
+    }
+    return rc;
 }
 
 /* ---- statistics ---- */
 
 const char *const ENEVO__STATS_HEADER =
+    "generation,index,id,parent,mutations,valid,layers,params,flops,epochs,train_loss,val_loss,"
+    "val_accuracy,accuracy,loss,test_accuracy,energy_j_per_inference,power_w,latency_s,"
+    "energy_ci_low,energy_ci_high,accuracy_0,accuracy_1,test_accuracy_1,energy_0,energy_1,"
+    "meter,fitness,fitness_mean,evaluations,reused_module,phenotype,note\n";
+/* Before the note column (run directories of enevo <= 0.10): a resume of
+ * one keeps writing its rows without it. */
+const char *const ENEVO__STATS_HEADER_V1 =
     "generation,index,id,parent,mutations,valid,layers,params,flops,epochs,train_loss,val_loss,"
     "val_accuracy,accuracy,loss,test_accuracy,energy_j_per_inference,power_w,latency_s,"
     "energy_ci_low,energy_ci_high,accuracy_0,accuracy_1,test_accuracy_1,energy_0,energy_1,"
@@ -409,7 +445,29 @@ static void num(char *buf, size_t len, double v)
         snprintf(buf, len, "%.17g", v);
 }
 
-static char *stats_row(const struct indiv *x)
+/* text as one quoted CSV field at o: newlines become " | ", double quotes
+ * single ones (so no quote needs escaping). Returns the end. */
+static char *put_field(char *o, const char *text)
+{
+    size_t len = text ? strlen(text) : 0;
+    *o++ = '"';
+    for (size_t i = 0; i < len; i++) {
+        char ch = text[i];
+        if (ch == '\n') {
+            if (i + 1 < len) {
+                memcpy(o, " | ", 3);
+                o += 3;
+            }
+        } else {
+            *o++ = ch == '"' ? '\'' : ch;
+        }
+    }
+    *o++ = '"';
+    return o;
+}
+
+/* note: NULL leaves the column out (a run directory from before it). */
+static char *stats_row(const struct indiv *x, const char *note)
 {
     char id[32], par[32], mut[256], f[20][40];
     enevo__label(id, sizeof id, x->gen, x->idx);
@@ -425,39 +483,32 @@ static char *stats_row(const struct indiv *x)
     for (int i = 0; i < 20; i++)
         num(f[i], sizeof f[i], v[i]);
     size_t plen = x->phenotype ? strlen(x->phenotype) : 0;
-    char *row = malloc(plen + 1024);
+    size_t nlen = note ? strlen(note) : 0;
+    char *row = malloc(3 * (plen + nlen) + 1024);
     if (!row)
         return NULL;
     int n = snprintf(row, 1024,
                      "%d,%d,%s,%s,%s,%d,%d,%s,%s,%d,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,"
-                     "%s,%s,%s,%s,%d,%s,\"",
+                     "%s,%s,%s,%s,%d,%s,",
                      x->eval_gen, x->eval_idx, id, par, mut, x->m.valid ? 1 : 0,
                      enevo_genotype_layer_count(&x->gt), f[0], f[1], x->m.epochs, f[2], f[3],
                      f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11], f[12], f[13], f[14],
                      f[15], f[16], f[17], x->m.valid ? x->meter : "", f[18], f[19], x->n_evals,
                      x->reused);
-    /* One CSV field: newlines become " | ", there are no quotes to escape. */
-    char *o = row + n;
-    for (size_t i = 0; i < plen; i++) {
-        char ch = x->phenotype[i];
-        if (ch == '\n') {
-            if (i + 1 < plen) {
-                memcpy(o, " | ", 3);
-                o += 3;
-            }
-        } else {
-            *o++ = ch == '"' ? '\'' : ch;
-        }
+    char *o = put_field(row + n, x->phenotype);
+    if (note) {
+        *o++ = ',';
+        o = put_field(o, note);
     }
-    memcpy(o, "\"\n", 3);
+    memcpy(o, "\n", 2);
     return row;
 }
 
-int enevo__record(struct run *r, const struct indiv *x, double train_secs, double total_secs,
-                  char *err, size_t errlen)
+int enevo__record(struct run *r, const struct indiv *x, const char *note, double train_secs,
+                  double total_secs, char *err, size_t errlen)
 {
     char path[1024];
-    char *row = stats_row(x);
+    char *row = stats_row(x, r->stats_v1 ? NULL : note ? note : "");
     if (!row)
         return enevo_errf(err, errlen, ENEVO_ENOMEM, "out of memory");
     enevo__path(r, path, sizeof path, "stats.csv");

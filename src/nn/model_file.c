@@ -4,6 +4,7 @@
  * the same on any host; structs are never written whole.
  */
 #include "enevo/model.h"
+#include "nn/model_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -336,6 +337,16 @@ static int parse(const char *path, const unsigned char *buf, size_t len, struct 
     return 0;
 }
 
+int enevo__model_parse_mem(const unsigned char *buf, size_t len, const char *name,
+                           struct enevo_model_file *m, char *err, size_t errlen)
+{
+    memset(m, 0, sizeof *m);
+    int rc = parse(name, buf, len, m, err, errlen);
+    if (rc)
+        enevo_model_file_free(m);
+    return rc;
+}
+
 int enevo_model_load(const char *path, struct enevo_model_file *m, char *err, size_t errlen)
 {
     memset(m, 0, sizeof *m);
@@ -344,10 +355,8 @@ int enevo_model_load(const char *path, struct enevo_model_file *m, char *err, si
     int rc = read_all(path, &buf, &len, err, errlen);
     if (rc)
         return rc;
-    rc = parse(path, buf, len, m, err, errlen);
+    rc = enevo__model_parse_mem(buf, len, path, m, err, errlen);
     free(buf);
-    if (rc)
-        enevo_model_file_free(m);
     return rc;
 }
 

@@ -9,6 +9,7 @@
 
 #include "backend/backend.h"
 #include "backend/softmax_ce.h"
+#include "core/fault.h"
 #include "enevo/data.h"
 #include "nn/plan.h"
 
@@ -44,6 +45,11 @@ int enevo_net_create(const struct enevo_phenotype *p, struct enevo_shape input, 
     if (opts->batch < 1)
         return enevo_errf(err, errlen, ENEVO_EINVAL, "batch size must be >= 1, got %d",
                           opts->batch);
+    int code;
+    if (enevo__fault(ENEVO__FAULT_ALLOC, "net", &code))
+        return enevo_errf(err, errlen, ENEVO_ENOMEM,
+                          "out of memory allocating the network's buffers (%s, injected)",
+                          strerror(code));
     struct enevo_net *net = calloc(1, sizeof *net);
     if (!net)
         return enevo_errf(err, errlen, ENEVO_ENOMEM, "out of memory");

@@ -199,3 +199,23 @@ void enevo_plan_free(struct enevo_plan *plan)
     free(plan->nodes);
     memset(plan, 0, sizeof *plan);
 }
+
+double enevo__plan_memory(const struct enevo_plan *plan, int batch, bool training)
+{
+    /* Every node's output, its channels padded to 16 as oneDNN's blocked
+     * formats (and cuDNN's aligned ones) store them; in training also its
+     * gradient and one reorder or workspace of the same size. Parameters
+     * and statistics: the weights, and in training the gradients and up to
+     * two optimiser moments, plus the backends' own copies of the weights
+     * in their formats. */
+    double act = 0;
+    for (int i = 0; i < plan->n; i++) {
+        const struct enevo_plan_node *n = &plan->nodes[i];
+        double c = (double)((n->out_shape.c + 15) / 16 * 16);
+        act += c * n->out_shape.h * n->out_shape.w;
+    }
+    double in = (double)((plan->input.c + 15) / 16 * 16) * plan->input.h * plan->input.w;
+    double per_image = 4.0 * (act * (training ? 3 : 2) + in * 2);
+    double params = 4.0 * (double)plan->n_params * (training ? 5 : 2) + 4.0 * (double)plan->n_stats;
+    return per_image * batch + params + (1 << 20) /* descriptors, scratch */;
+}

@@ -47,4 +47,10 @@ int enevo_plan_build(const struct enevo_phenotype *p, struct enevo_shape input, 
                      struct enevo_plan *out, char *err, size_t errlen);
 void enevo_plan_free(struct enevo_plan *plan);
 
+/* An upper estimate of the bytes a network of this plan allocates for a
+ * batch (activations, their gradients, reorders, parameters, optimiser
+ * state), used to refuse a candidate before allocating it
+ * (evolutionary.max_memory_mb). The test compares it with the real arena. */
+double enevo__plan_memory(const struct enevo_plan *plan, int batch, bool training);
+
 #endif

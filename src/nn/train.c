@@ -196,6 +196,14 @@ int enevo_train(struct enevo_net *net, struct enevo_optim *optim, const struct e
         const int chunk = budget ? 1 : 32;
         int done = steps;
         for (int s = 0; s < steps && !rc; s += chunk) {
+            if (enevo_stop_requested()) {
+                /* SIGINT/SIGTERM: abandon the epoch (the caller's last
+                 * checkpoint is the state to resume from). */
+                rc = enevo_errf(err, errlen, ENEVO_EINTERRUPTED,
+                                "training interrupted in epoch %d (signal %d)", epoch,
+                                enevo_stop_requested());
+                break;
+            }
             if (budget && s > 0 && spent + (enevo_now() - t0) >= opts->max_seconds) {
                 /* The epoch ends here; it is validated like a whole one. */
                 out_of_time = true;
@@ -232,6 +240,8 @@ int enevo_train(struct enevo_net *net, struct enevo_optim *optim, const struct e
                             epoch);
             break;
         }
+        if (rc == ENEVO_EINTERRUPTED)
+            break;
         if (rc) {
             enevo_errf(err, errlen, rc, "training failed in epoch %d", epoch);
             break;

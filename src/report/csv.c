@@ -6,6 +6,7 @@
 #include "report_internal.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,13 +45,31 @@ static long split_line(char *s, char **fields, size_t max)
     return (long)n;
 }
 
+/* Room for one more row: cells and line numbers grow with the rows really
+ * read (doubling), never with the line count a text merely has. */
+static int csv_grow(struct enevo__csv *t, size_t *cap)
+{
+    if (t->nrows < *cap)
+        return 0;
+    size_t ncap = *cap ? 2 * *cap : 64;
+    if (ncap > SIZE_MAX / sizeof *t->cells / t->ncols)
+        return ENEVO_ENOMEM;
+    char **cells = realloc(t->cells, ncap * t->ncols * sizeof *cells);
+    if (!cells)
+        return ENEVO_ENOMEM;
+    t->cells = cells;
+    size_t *line = realloc(t->line, ncap * sizeof *line);
+    if (!line)
+        return ENEVO_ENOMEM;
+    t->line = line;
+    *cap = ncap;
+    return 0;
+}
+
 int enevo__csv_parse(char *text, struct enevo__csv *t, char *err, size_t errlen)
 {
     memset(t, 0, sizeof *t);
     t->text = text;
-    size_t nlines = 1;
-    for (const char *p = text; *p; p++)
-        nlines += *p == '\n';
 
     char *line = text;
     char *nl = strchr(line, '\n');
@@ -67,19 +86,22 @@ int enevo__csv_parse(char *text, struct enevo__csv *t, char *err, size_t errlen)
     for (const char *p = line; *p; p++)
         t->ncols += *p == ',';
     t->names = calloc(t->ncols, sizeof *t->names);
-    t->cells = calloc(nlines * t->ncols, sizeof *t->cells);
-    t->line = calloc(nlines, sizeof *t->line);
-    if (!t->names || !t->cells || !t->line) {
+    /* A row's field pointers are split into a scratch row first, so a
+     * malformed line costs nothing. */
+    char **scratch = calloc(t->ncols, sizeof *scratch);
+    if (!t->names || !scratch) {
+        free(scratch);
         enevo__csv_free(t);
         return enevo_errf(err, errlen, ENEVO_ENOMEM, "out of memory");
     }
     /* Header names never carry quotes or commas; the same splitter serves. */
     if (split_line(line, t->names, t->ncols) != (long)t->ncols) {
+        free(scratch);
         enevo__csv_free(t);
         return enevo_errf(err, errlen, ENEVO_EFORMAT, "line 1: malformed header");
     }
 
-    size_t lineno = 1;
+    size_t lineno = 1, cap = 0;
     while (nl) {
         line = nl + 1;
         lineno++;
@@ -91,8 +113,7 @@ int enevo__csv_parse(char *text, struct enevo__csv *t, char *err, size_t errlen)
             line[--len] = '\0';
         if (len == 0)
             continue;
-        char **row = t->cells + t->nrows * t->ncols;
-        if (split_line(line, row, t->ncols) != (long)t->ncols) {
+        if (split_line(line, scratch, t->ncols) != (long)t->ncols) {
             t->malformed++;
             if (!t->first_bad)
                 t->first_bad = lineno;
@@ -101,8 +122,15 @@ int enevo__csv_parse(char *text, struct enevo__csv *t, char *err, size_t errlen)
                 t->truncated = true;
             continue;
         }
+        if (csv_grow(t, &cap)) {
+            free(scratch);
+            enevo__csv_free(t);
+            return enevo_errf(err, errlen, ENEVO_ENOMEM, "out of memory");
+        }
+        memcpy(t->cells + t->nrows * t->ncols, scratch, t->ncols * sizeof *scratch);
         t->line[t->nrows++] = lineno;
     }
+    free(scratch);
     return 0;
 }
 

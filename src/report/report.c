@@ -313,6 +313,8 @@ static void free_run(struct enevo__run *r)
     memset(r, 0, sizeof *r);
 }
 
+void enevo__report_run_free(struct enevo__run *r) { free_run(r); }
+
 /* Loads one run. 1: skipped, with the reason in notes; 0: usable; < 0: out
  * of memory. */
 static int load_run(const char *path, int index, struct enevo__run *r, struct enevo__buf *notes)
@@ -345,18 +347,41 @@ static int load_run(const char *path, int index, struct enevo__run *r, struct en
     char *text, msg[ENEVO_ERR_LEN];
     size_t len;
     int rc = enevo_read_file(csv_path, STATS_MAX_BYTES, &text, &len, msg, sizeof msg);
-    /* A crash can leave NUL bytes where the last rows were to be; as spaces
-     * they make those lines malformed (counted) instead of ending the text. */
-    for (size_t i = 0; !rc && i < len; i++)
-        if (text[i] == '\0')
-            text[i] = ' ';
     if (rc == ENEVO_ENOMEM)
         return rc;
     if (rc) {
         enevo__buf_printf(notes, "%s: cannot read stats.csv (%s), skipped\n", path, msg);
         return 1;
     }
-    rc = enevo__csv_parse(text, &r->csv, msg, sizeof msg);
+    rc = enevo__report_stats(r, text, len, notes);
+    if (rc)
+        return rc;
+    /* File names of the plots: index first so two runs of one name differ. */
+    int k = snprintf(r->stem, sizeof r->stem, "run%d-", index);
+    for (const char *p = r->name; *p && k + 1 < (int)sizeof r->stem; p++)
+        r->stem[k++] = (strchr("._-", *p) || (*p >= '0' && *p <= '9') ||
+                        ((*p | 32) >= 'a' && (*p | 32) <= 'z'))
+                           ? *p
+                           : '_';
+    r->stem[k] = '\0';
+    rc = enevo__report_load_pareto(r, notes);
+    if (rc) {
+        free_run(r);
+        return rc;
+    }
+    return 0;
+}
+
+int enevo__report_stats(struct enevo__run *r, char *text, size_t len, struct enevo__buf *notes)
+{
+    const char *path = r->path;
+    char msg[ENEVO_ERR_LEN];
+    /* A crash can leave NUL bytes where the last rows were to be; as spaces
+     * they make those lines malformed (counted) instead of ending the text. */
+    for (size_t i = 0; i < len; i++)
+        if (text[i] == '\0')
+            text[i] = ' ';
+    int rc = enevo__csv_parse(text, &r->csv, msg, sizeof msg);
     if (rc == ENEVO_ENOMEM)
         return rc;
     if (rc) {
@@ -443,19 +468,6 @@ static int load_run(const char *path, int index, struct enevo__run *r, struct en
         enevo__buf_printf(notes, "%s: stats.csv has no rows, skipped\n", path);
         free_run(r);
         return 1;
-    }
-    /* File names of the plots: index first so two runs of one name differ. */
-    int k = snprintf(r->stem, sizeof r->stem, "run%d-", index);
-    for (const char *p = r->name; *p && k + 1 < (int)sizeof r->stem; p++)
-        r->stem[k++] = (strchr("._-", *p) || (*p >= '0' && *p <= '9') ||
-                        ((*p | 32) >= 'a' && (*p | 32) <= 'z'))
-                           ? *p
-                           : '_';
-    r->stem[k] = '\0';
-    rc = enevo__report_load_pareto(r, notes);
-    if (rc) {
-        free_run(r);
-        return rc;
     }
     return 0;
 }

@@ -90,6 +90,15 @@ struct enevo__run {
     bool gens_plot, hv_plot; /* the PNGs exist */
 };
 
+/* The stats.csv of run r (r->path names it in notes; its last component
+ * becomes r->name) from text[0..len) (malloc'd, NUL-terminated; owned by
+ * r from here on): the table and the rows the report uses. 1: skipped,
+ * with the reason in notes (r freed); 0: usable (free with
+ * enevo__report_run_free); < 0: out of memory. What the report runs on
+ * each run's file, and the fuzzer (tests/fuzz/fuzz_stats.c) on bytes. */
+int enevo__report_stats(struct enevo__run *r, char *text, size_t len, struct enevo__buf *notes);
+void enevo__report_run_free(struct enevo__run *r);
+
 /* front.c. The x of a run's fronts: energy per inference when the run
  * measured it, else FLOPs; NaN when not positive. */
 double enevo__report_x(const struct enevo__run *r, const struct enevo__row *w);

@@ -1085,10 +1085,26 @@ static int cu_probe(int index, char *desc, size_t desclen, char *err, size_t err
     return 0;
 }
 
+static int cu_memory(int index, double *free_bytes, double *total_bytes)
+{
+    int cur = 0;
+    size_t f = 0, t = 0;
+    if (cudaGetDevice(&cur) != cudaSuccess || cudaSetDevice(index) != cudaSuccess)
+        return ENEVO_EUNSUPPORTED;
+    cudaError_t e = cudaMemGetInfo(&f, &t);
+    cudaSetDevice(cur);
+    if (e != cudaSuccess)
+        return ENEVO_EUNSUPPORTED;
+    *free_bytes = (double)f;
+    *total_bytes = (double)t;
+    return 0;
+}
+
 /* Positional: the order of struct enevo_backend. */
 extern "C" const struct enevo_backend enevo_backend_cuda = {
     "cuda",        cu_create,       cu_destroy,   cu_forward,     cu_backward,
     cu_arena_bytes, cu_probe,       cu_push,      cu_pull,        cu_bind_data,
     cu_train_steps, cu_pull_optim,  cu_evaluate,  cu_forward_again, cu_sync,
     NULL, /* kernels: cuDNN picks per call; not reported */
+    cu_memory,
 };
