@@ -26,6 +26,7 @@
 #include "enevo/data.h"
 #include "enevo/grammar.h"
 #include "enevo/io.h"
+#include "enevo/rng.h"
 #include "evo/run_internal.h"
 #include "report/report_internal.h"
 
@@ -635,6 +636,59 @@ static void config_seed_phenotype_leading_space(void **state)
                       "    phenotype: |\n      layer:fc");
 }
 
+/* ---- grammars: every value a derivation draws must survive a checkpoint ---- */
+
+static int grammar_error(const char *text, char *err, size_t errlen)
+{
+    struct enevo_grammar *g = NULL;
+    int rc = enevo_grammar_parse(text, "g", &g, err, errlen);
+    enevo_grammar_free(g);
+    return rc;
+}
+
+/* An int bound of 20e48 was accepted, derivations drew values the
+ * checkpoint reader refuses (ints beyond 9e15), so a run could checkpoint
+ * but not resume. Bounds a checkpoint cannot hold are refused at parse. */
+static void grammar_bounds_a_checkpoint_can_hold(void **state)
+{
+    (void)state;
+    char err[ENEVO_ERR_LEN];
+    char *t = enevo_test_slurp("tests/fuzz/corpus/grammar/regress-int-bound-beyond-9e15.grammar");
+    assert_non_null(t);
+    assert_int_equal(grammar_error(t, err, sizeof err), ENEVO_EFORMAT);
+    assert_non_null(strstr(err, "max bound '20e48' is beyond +-9e15 for type int"));
+    free(t);
+    assert_int_equal(grammar_error("<a> ::= [x,int,1,-1e16,0]\n", err, sizeof err), ENEVO_EFORMAT);
+    assert_non_null(strstr(err, "g:1:"));
+    assert_int_equal(grammar_error("<a> ::= [x,int_power2,1,0,2000]\n", err, sizeof err),
+                     ENEVO_EFORMAT);
+    assert_non_null(strstr(err, "beyond +-1023"));
+    assert_int_equal(grammar_error("<a> ::= [x,float,1,-1e308,1e308]\n", err, sizeof err),
+                     ENEVO_EFORMAT);
+    assert_non_null(strstr(err, "too wide"));
+
+    /* At the limits, a derivation's encoding reads back. */
+    const char *ok = "<a> ::= [x,int,2,-9e15,9e15] [y,int_power2,1,-1023,1023] "
+                     "[z,inv_power2,1,-1023,1023] [w,float,1,-1e307,1e307]\n";
+    struct enevo_grammar *g = NULL;
+    assert_int_equal(enevo_grammar_parse(ok, "g", &g, err, sizeof err), 0);
+    enevo_rng r;
+    enevo_rng_seed(&r, 3, 0);
+    for (int i = 0; i < 50; i++) {
+        struct enevo_dsge *d = NULL, *back = NULL;
+        assert_int_equal(enevo_dsge_random(g, 0, NULL, 0, &r, &d), 0);
+        unsigned char *buf = NULL;
+        size_t len = 0, cap = 0, pos = 0;
+        assert_int_equal(enevo_dsge_write(d, &buf, &len, &cap), 0);
+        if (enevo_dsge_read(g, buf, len, &pos, &back, err, sizeof err))
+            fail_msg("%s", err);
+        enevo_dsge_free(back);
+        enevo_dsge_free(d);
+        free(buf);
+    }
+    enevo_grammar_free(g);
+}
+
 const struct CMUnitTest enevo_tests_fuzz_regress[] = {
     cmocka_unit_test(idx_raw_header_claim_is_not_allocated),
     cmocka_unit_test(idx_gzip_header_claim_is_not_allocated),
@@ -651,5 +705,6 @@ const struct CMUnitTest enevo_tests_fuzz_regress[] = {
     cmocka_unit_test(npz_zip64_locator_in_short_file),
     cmocka_unit_test(config_names_are_quoted_when_needed),
     cmocka_unit_test(config_seed_phenotype_leading_space),
+    cmocka_unit_test(grammar_bounds_a_checkpoint_can_hold),
 };
 const size_t enevo_tests_fuzz_regress_count = ENEVO_COUNT(enevo_tests_fuzz_regress);

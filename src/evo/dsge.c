@@ -535,7 +535,7 @@ struct encoder {
     double *vals;
     int n_vals, cap_vals;
     int far; /* furthest token position at which matching failed */
-    long steps;
+    long steps, max_steps;
     int oom, too_long;
 };
 
@@ -568,7 +568,7 @@ static int expand(struct encoder *c, int nt, const struct frame *rest, int pos, 
 
 static int enc(struct encoder *c, const struct frame *k, int pos, int stall, int depth)
 {
-    if (++c->steps > ENCODE_STEPS || depth > MAX_DEPTH) {
+    if (++c->steps > c->max_steps || depth > MAX_DEPTH) {
         c->too_long = 1;
         return 0;
     }
@@ -652,13 +652,19 @@ static int expand(struct encoder *c, int nt, const struct frame *rest, int pos, 
 int enevo_dsge_encode(const struct enevo_grammar *g, int start, const char *text,
                       struct enevo_dsge **out, char *err, size_t errlen)
 {
+    return enevo__dsge_encode_steps(g, start, text, ENCODE_STEPS, out, err, errlen);
+}
+
+int enevo__dsge_encode_steps(const struct enevo_grammar *g, int start, const char *text,
+                             long max_steps, struct enevo_dsge **out, char *err, size_t errlen)
+{
     *out = NULL;
     if (!g || !text || start < 0 || start >= g->n_rules)
         return enevo_errf(err, errlen, ENEVO_EINVAL, "encode: bad arguments");
     char *copy = strdup(text);
     int cap = 16;
     char **tok = malloc((size_t)cap * sizeof *tok);
-    struct encoder c = {.g = g, .far = -1};
+    struct encoder c = {.g = g, .far = -1, .max_steps = max_steps};
     int rc = 0;
     if (!copy || !tok) {
         rc = ENEVO_ENOMEM;

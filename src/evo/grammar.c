@@ -141,6 +141,14 @@ static int parse_bound(struct parser *ps, int col, const char *f, size_t n, int 
     if (type != ENEVO__ATTR_FLOAT && x != floor(x))
         return perr(ps, col, "%s bound '%s' must be an integer for type %s", which, buf,
                     enevo__attr_type_names[type]);
+    /* Values must survive the checkpoint (which reads ints up to 9e15, the
+     * integers a double holds exactly) and power-of-two exponents must make
+     * a finite double. */
+    if (type == ENEVO__ATTR_INT && fabs(x) > 9e15)
+        return perr(ps, col, "%s bound '%s' is beyond +-9e15 for type int", which, buf);
+    if ((type == ENEVO__ATTR_INT_POWER2 || type == ENEVO__ATTR_INV_POWER2) && fabs(x) > 1023)
+        return perr(ps, col, "%s bound '%s' is beyond +-1023 for the exponent of type %s", which,
+                    buf, enevo__attr_type_names[type]);
     *v = x;
     return 0;
 }
@@ -208,6 +216,10 @@ static int parse_attr(struct parser *ps, const char *s, size_t len, int col0,
     if (!sym->lo_dyn && !sym->hi_dyn && sym->lo > sym->hi)
         return perr(ps, fc[3], "attribute %.*s has min > max (%.*s > %.*s)", (int)fl[0], f[0],
                     (int)fl[3], f[3], (int)fl[4], f[4]);
+    /* A draw is min + (max - min) u: the span must be a finite double. */
+    if (!sym->lo_dyn && !sym->hi_dyn && !isfinite(sym->hi - sym->lo))
+        return perr(ps, fc[3], "attribute %.*s: the range %.*s..%.*s is too wide", (int)fl[0],
+                    f[0], (int)fl[3], f[3], (int)fl[4], f[4]);
     sym->kind = ENEVO__SYM_ATTR;
     sym->text = dup_range(f[0], fl[0]);
     return sym->text ? 0 : ENEVO_ENOMEM;

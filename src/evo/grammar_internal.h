@@ -77,5 +77,10 @@ int enevo__prod_height(const struct enevo_grammar *g, const struct enevo__prod *
  * 1 <= |v| < 1e16. buf needs 32 bytes. */
 void enevo__fmt_double(char *buf, size_t n, double v);
 extern const char *const enevo__attr_type_names[ENEVO__ATTR__COUNT];
+/* enevo_dsge_encode with a search budget of max_steps (enevo_dsge_encode:
+ * 5 million, ~50 ms); the fuzzer (tests/fuzz/fuzz_grammar.c) uses a smaller
+ * one so that a grammar that exhausts it costs little under sanitizers. */
+int enevo__dsge_encode_steps(const struct enevo_grammar *g, int start, const char *text,
+                             long max_steps, struct enevo_dsge **out, char *err, size_t errlen);
 
 #endif

@@ -9,7 +9,8 @@
 # New inputs go to BUILD/corpus/<name> (kept between runs, never checked in);
 # a failing input is written to BUILD/artifacts/<name>-crash-..., and the log
 # of each harness to BUILD/logs/<name>.log. Environment: FUZZ_MALLOC_MB (2048),
-# FUZZ_RSS_MB (3072), FUZZ_TIMEOUT (per input, 20 s), FUZZ_ARGS (more flags).
+# FUZZ_RSS_MB (3072), FUZZ_TIMEOUT (per input, 60 s of wall-clock time, which a
+# busy machine stretches), FUZZ_ARGS (more flags).
 set -u
 build=$1
 seconds=$2
@@ -17,7 +18,7 @@ shift 2
 [ $# -gt 0 ] || set -- $(cd tests/fuzz && ls fuzz_*.c | sed 's/^fuzz_//; s/\.c$//')
 malloc_mb=${FUZZ_MALLOC_MB:-2048}
 rss_mb=${FUZZ_RSS_MB:-3072}
-timeout=${FUZZ_TIMEOUT:-20}
+timeout=${FUZZ_TIMEOUT:-60}
 mkdir -p "$build/logs" "$build/artifacts"
 
 # User + system seconds of this shell's finished children (`times`, line 2).
